@@ -1,0 +1,34 @@
+# Deadline Session Watch: every target sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt lambda_src/requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: setup test synth demo bench clean
+
+setup: $(STAMP) node_modules/.installed
+
+$(STAMP): requirements.txt lambda_src/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup
+	$(PY) -m pytest
+
+synth: setup
+	npx cdk synth --quiet
+
+demo: setup
+	$(PY) -m local.demo $(DEMO_ARGS)
+
+bench: setup
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Deadline Session Watch: reads Deadline Cloud session actions, records them and notifies."""

@@ -1,0 +1,1 @@
+"""Adapters to AWS: each takes its boto3 client as an argument."""

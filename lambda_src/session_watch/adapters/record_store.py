@@ -1,0 +1,265 @@
+"""The history table: one item per session action, written with conditions that make repeated and
+out-of-order deliveries harmless and that claim the right to publish a status exactly once.
+
+Item = the record's non-null fields (numbers as DynamoDB numbers) plus bookkeeping:
+``expiresAt`` (TTL, epoch seconds), ``recordedAt``, ``occurredAt`` and ``queueOutcome`` (the
+``byQueueOutcome`` index: recent failures of a queue), ``notifiedStatus`` (the status already published),
+``notifyingStatus``/``notifyLeaseUntil`` (an in-flight publish; the lease ends when the invocation
+that took it can no longer be running).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Dict, Mapping, Optional
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.record import RECORD_FIELDS, Record
+from ..errors import RecordStoreError
+
+QUEUE_OUTCOME_INDEX = "byQueueOutcome"
+
+
+class SaveKind(str, Enum):
+    WRITTEN = "written"  # recorded; nothing to publish
+    CLAIMED = "claimed"  # recorded and this invocation holds the lease to publish the status
+    DUPLICATE = "duplicate"  # this status was already published: nothing written, nothing to do
+    STALE = "stale"  # the table holds a terminal record with another status: never regress
+    PENDING = "pending"  # another invocation holds the publishing lease right now
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    kind: SaveKind
+    previous_status: Optional[str]
+    stored: Optional[Record] = None  # the record in the table when nothing was written
+
+
+class RecordStore:
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def save(
+        self,
+        record: Record,
+        *,
+        claim_notification: bool,
+        now: float,
+        lease_until: float,
+        expires_at: int,
+        recorded_at: str,
+    ) -> SaveResult:
+        """Write ``record`` unless that would regress a terminal record; optionally claim its publish.
+
+        One UpdateItem. On a failed condition, DynamoDB returns the stored item and the reason is read
+        from it (no second request).
+        """
+        values: Dict[str, Any] = {}
+        names: Dict[str, str] = {}
+        sets, removes = [], []
+        for i, key in enumerate(RECORD_FIELDS):
+            if key in ("jobId", "sessionActionId"):
+                continue
+            names[f"#f{i}"] = key
+            if record.get(key) is None:
+                removes.append(f"#f{i}")
+            else:
+                values[f":f{i}"] = record[key]
+                sets.append(f"#f{i} = :f{i}")
+        extra = {
+            "expiresAt": expires_at,
+            "recordedAt": recorded_at,
+            "occurredAt": occurred_at(record, recorded_at),
+            "queueOutcome": f"{record['queueId']}#{record['outcome']}",
+        }
+        if claim_notification:
+            extra.update(notifyingStatus=record["status"], notifyLeaseUntil=Decimal(str(lease_until)))
+        for key, value in extra.items():
+            names[f"#{key}"] = key
+            values[f":{key}"] = value
+            sets.append(f"#{key} = :{key}")
+
+        values[":false"] = False
+        values[":status"] = record["status"]
+        condition = (
+            "(attribute_not_exists(sessionActionId) OR #terminal = :false OR #status = :status)"
+        )
+        names["#terminal"] = "terminal"
+        names["#status"] = "status"
+        if claim_notification:
+            values[":now"] = Decimal(str(now))
+            condition += (
+                " AND (attribute_not_exists(notifiedStatus) OR notifiedStatus <> :status)"
+                " AND (attribute_not_exists(notifyLeaseUntil) OR notifyLeaseUntil < :now"
+                " OR notifyingStatus <> :status)"
+            )
+
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(record),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=self._serialize_values(values),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _store_error("UpdateItem", err) from None
+            old = err.response.get("Item") or self._get_raw(record)
+            return self._why_not_written(record, old, claim_notification)
+        except BotoCoreError as err:
+            raise RecordStoreError(f"UpdateItem {self._table}: {type(err).__name__}: {err}") from None
+
+        old_item = response.get("Attributes") or {}
+        previous = old_item.get("status", {}).get("S")
+        kind = SaveKind.CLAIMED if claim_notification else SaveKind.WRITTEN
+        return SaveResult(kind, previous)
+
+    def mark_notified(self, record: Record) -> None:
+        """The status was published: remember it, release the lease."""
+        self._update(
+            record,
+            "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus",
+            {":status": record["status"]},
+        )
+
+    def release_claim(self, record: Record) -> None:
+        """Publishing failed: drop the lease so that a retry may publish at once."""
+        self._update(
+            record,
+            "REMOVE notifyLeaseUntil, notifyingStatus",
+            {":status": record["status"]},
+            condition="notifyingStatus = :status",
+        )
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, job_id: str, session_action_id: str) -> Optional[Record]:
+        raw = self._get_raw({"jobId": job_id, "sessionActionId": session_action_id})
+        return self.to_record(raw) if raw else None
+
+    def to_record(self, item: Mapping[str, Any]) -> Record:
+        """A stored item (DynamoDB JSON) back to a record with every contract key."""
+        plain = {k: self._deserializer.deserialize(v) for k, v in item.items() if k in RECORD_FIELDS}
+        record = dict.fromkeys(RECORD_FIELDS)
+        record.update(_from_dynamo(plain))
+        # DynamoDB keeps numbers, not their Python type: restore the contract's types.
+        for key, kind in (("processExitCode", int), ("progressPercent", float), ("durationSeconds", float)):
+            if record[key] is not None:
+                record[key] = kind(record[key])
+        types = record.get("parameterTypes") or {}
+        for name, value in (record.get("parameters") or {}).items():
+            if types.get(name) == "float" and isinstance(value, int):
+                record["parameters"][name] = float(value)
+        return record
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _why_not_written(
+        self, record: Record, old: Optional[Mapping[str, Any]], claim: bool
+    ) -> SaveResult:
+        if not old:
+            # The condition failed on an item that is gone now: let the caller retry.
+            raise RecordStoreError(
+                f"UpdateItem {self._table}: condition failed but no item is stored for "
+                f"{record['jobId']}/{record['sessionActionId']}; retry"
+            )
+        stored = self.to_record(old)
+        previous = stored.get("status")
+        if stored.get("terminal") and previous != record["status"]:
+            return SaveResult(SaveKind.STALE, previous, stored)
+        if claim and old.get("notifiedStatus", {}).get("S") == record["status"]:
+            return SaveResult(SaveKind.DUPLICATE, previous, stored)
+        if claim:
+            return SaveResult(SaveKind.PENDING, previous, stored)
+        # Cannot happen with the conditions above; be explicit rather than silently drop the write.
+        raise RecordStoreError(f"UpdateItem {self._table}: unexpected condition failure")
+
+    def _update(
+        self, record: Record, expression: str, values: Dict[str, Any], condition: Optional[str] = None
+    ) -> None:
+        kwargs: Dict[str, Any] = dict(
+            TableName=self._table,
+            Key=self._key(record),
+            UpdateExpression=expression,
+            ExpressionAttributeValues=self._serialize_values(values),
+        )
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            self._client.update_item(**kwargs)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return
+            raise _store_error("UpdateItem", err) from None
+        except BotoCoreError as err:
+            raise RecordStoreError(f"UpdateItem {self._table}: {type(err).__name__}: {err}") from None
+
+    def _get_raw(self, record: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+        try:
+            response = self._client.get_item(
+                TableName=self._table, Key=self._key(record), ConsistentRead=True
+            )
+        except ClientError as err:
+            raise _store_error("GetItem", err) from None
+        except BotoCoreError as err:
+            raise RecordStoreError(f"GetItem {self._table}: {type(err).__name__}: {err}") from None
+        return response.get("Item")
+
+    def _key(self, record: Mapping[str, Any]) -> Dict[str, Any]:
+        return {"jobId": {"S": record["jobId"]}, "sessionActionId": {"S": record["sessionActionId"]}}
+
+    def _serialize_values(self, values: Mapping[str, Any]) -> Dict[str, Any]:
+        return {k: self._serializer.serialize(_to_dynamo(v)) for k, v in values.items()}
+
+
+def occurred_at(record: Record, recorded_at: str) -> str:
+    """When the action last changed: the sort key of the ``byQueueOutcome`` index."""
+    return record.get("endedAt") or record.get("workerUpdatedAt") or record.get("startedAt") or recorded_at
+
+
+def _to_dynamo(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB numbers); nested maps and lists are converted too."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def _store_error(operation: str, err: ClientError) -> RecordStoreError:
+    error = err.response.get("Error", {})
+    return RecordStoreError(f"{operation}: {error.get('Code')}: {error.get('Message')}")

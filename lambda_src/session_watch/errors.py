@@ -1,0 +1,122 @@
+"""Typed errors.
+
+Every error raised out of the handler is one of these classes. Lambda reports the class name as
+``errorType``, so a Step Functions ``Catch``/``Retry`` can match on it (``ErrorEquals``); the names are
+part of the public contract (see README, "Errors").
+"""
+
+from __future__ import annotations
+
+
+class SessionWatchError(Exception):
+    """Base class of every error this function raises on purpose."""
+
+    #: True when a later retry of the same input may succeed.
+    retryable = False
+
+
+# --- Input -------------------------------------------------------------------------------------
+
+
+class InvalidEventError(SessionWatchError):
+    """The invocation input is malformed: a missing or badly formed field, or an unknown shape.
+
+    ``field`` is the dotted path of the offending field (``detail.jobId``, ``sessionActionId``, ``event``).
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class UnsupportedEventError(InvalidEventError):
+    """A well-formed EventBridge event of a kind this function does not handle."""
+
+
+class ConfigurationError(SessionWatchError):
+    """An environment variable is missing or invalid. ``variable`` names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+class MalformedSessionActionError(SessionWatchError):
+    """A Deadline Cloud answer does not have the shape of the API model. ``field`` names the part."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+# --- Deadline Cloud ------------------------------------------------------------------------------
+
+
+class DeadlineError(SessionWatchError):
+    """A Deadline Cloud call failed. ``operation`` is the API operation, ``code`` the service error code."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        self.operation = operation
+        self.code = code
+        super().__init__(f"{operation}: {code}: {message}")
+
+
+class DeadlineResourceNotFound(DeadlineError):
+    """ResourceNotFoundException: the farm, queue, job, task or session action does not exist."""
+
+
+class DeadlineAccessDenied(DeadlineError):
+    """AccessDeniedException: the function's role may not read this resource."""
+
+
+class DeadlineValidationError(DeadlineError):
+    """ValidationException: the service rejected the request's parameters."""
+
+
+class DeadlineThrottled(DeadlineError):
+    """ThrottlingException after botocore's standard retries were used up."""
+
+    retryable = True
+
+
+class DeadlineUnavailable(DeadlineError):
+    """A 5xx, a timeout or a connection failure after botocore's standard retries were used up."""
+
+    retryable = True
+
+
+# --- Our own stores ------------------------------------------------------------------------------
+
+
+class RecordStoreError(SessionWatchError):
+    """The history table could not be read or written (throttled after retries, missing table, ...)."""
+
+    retryable = True
+
+
+class NotificationError(SessionWatchError):
+    """Publishing to the notification topic failed after retries. The record is kept; a retry publishes."""
+
+    retryable = True
+
+
+class NotificationPending(SessionWatchError):
+    """Another invocation holds the publishing lease for this (session action, status).
+
+    Raised so that the event is retried later: by then the other invocation has either published (the
+    retry is a no-op) or died (its lease has expired and the retry publishes). Nothing is lost.
+    """
+
+    retryable = True
+
+
+#: Class names a Step Functions task should retry (documented in the README).
+RETRYABLE_ERROR_NAMES = (
+    "DeadlineThrottled",
+    "DeadlineUnavailable",
+    "RecordStoreError",
+    "NotificationError",
+    "NotificationPending",
+)
