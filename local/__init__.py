@@ -1,0 +1,6 @@
+"""Local tooling: stand-ins and demos that run without an AWS account.
+
+Nothing in this package is shipped with the Lambda function. ``local.deadline_farm`` is an in-memory
+AWS Deadline Cloud render farm with an HTTP server that speaks the real Deadline Cloud REST-JSON API
+(the subset this project reads), for tests, benchmarks and demos.
+"""
