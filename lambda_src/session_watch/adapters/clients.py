@@ -17,7 +17,7 @@ def _config():
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "standard", "max_attempts": 5},
+        retries={"mode": "standard", "total_max_attempts": 5},  # the first try and 4 retries
         connect_timeout=3,
         read_timeout=10,
         tcp_keepalive=True,
