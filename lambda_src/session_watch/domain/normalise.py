@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import MalformedSessionActionError
 from .record import RECORD_FIELDS, Outcome, Record, classify_status, is_terminal
@@ -211,36 +211,31 @@ def _iso(value: Optional[datetime]) -> Optional[str]:
 
 
 def _manifests(raw: Any) -> Optional[List[Dict[str, Any]]]:
-    if raw is None:
-        return None
-    if not isinstance(raw, list):
-        raise MalformedSessionActionError("manifests", "is not a list")
-    out = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, Mapping):
-            raise MalformedSessionActionError(f"manifests[{i}]", "is not an object")
-        out.append(
-            {
-                "outputManifestPath": _optional_str(item, "outputManifestPath", f"manifests[{i}]"),
-                "outputManifestHash": _optional_str(item, "outputManifestHash", f"manifests[{i}]"),
-            }
-        )
-    return out
+    return _objects(raw, "manifests", lambda item, where: {
+        "outputManifestPath": _optional_str(item, "outputManifestPath", where),
+        "outputManifestHash": _optional_str(item, "outputManifestHash", where),
+    })
 
 
 def _acquired_limits(raw: Any) -> Optional[List[Dict[str, Any]]]:
+    return _objects(raw, "acquiredLimits", lambda item, where: {
+        "limitId": _optional_str(item, "limitId", where),
+        "count": _optional_int(item, "count", where),
+    })
+
+
+def _objects(
+    raw: Any, field: str, convert: Callable[[Mapping[str, Any], str], Dict[str, Any]]
+) -> Optional[List[Dict[str, Any]]]:
+    """A list of structures (``manifests``, ``acquiredLimits``), each converted by ``convert``."""
     if raw is None:
         return None
     if not isinstance(raw, list):
-        raise MalformedSessionActionError("acquiredLimits", "is not a list")
+        raise MalformedSessionActionError(field, "is not a list")
     out = []
     for i, item in enumerate(raw):
+        where = f"{field}[{i}]"
         if not isinstance(item, Mapping):
-            raise MalformedSessionActionError(f"acquiredLimits[{i}]", "is not an object")
-        out.append(
-            {
-                "limitId": _optional_str(item, "limitId", f"acquiredLimits[{i}]"),
-                "count": _optional_int(item, "count", f"acquiredLimits[{i}]"),
-            }
-        )
+            raise MalformedSessionActionError(where, "is not an object")
+        out.append(convert(item, where))
     return out
