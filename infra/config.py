@@ -1,0 +1,339 @@
+"""Deployment configuration read from CDK context, validated once before any construct is built.
+
+Every key is namespaced ``sessionWatch:`` and has a documented default (``DEFAULTS`` below, mirrored in
+``cdk.json``). Override any of them on the command line, e.g.::
+
+    npx cdk deploy -c sessionWatch:farmIds=farm-0123...,farm-4567... -c sessionWatch:waitSeconds=60
+
+Values from ``cdk.json`` are JSON; values from ``-c`` are strings, so lists accept a JSON array or a
+comma-separated string, numbers accept digits, and objects accept JSON. A bad value raises
+``ConfigError`` whose message starts with the key at fault; ``app.py`` turns it into a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+PREFIX = "sessionWatch:"
+
+#: Session action statuses (GetSessionAction ``status``): the function's NOTIFY_STATUSES vocabulary.
+SESSION_ACTION_STATUSES = (
+    "ASSIGNED", "RUNNING", "CANCELING", "SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED",
+    "NEVER_ATTEMPTED", "SCHEDULED", "RECLAIMING", "RECLAIMED",
+)
+TERMINAL_SESSION_ACTION_STATUSES = (
+    "SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED", "NEVER_ATTEMPTED", "RECLAIMED",
+)
+#: Task run statuses (``detail.runStatus`` of "Task Run Status Change" events).
+TASK_RUN_STATUSES = (
+    "PENDING", "READY", "ASSIGNED", "STARTING", "SCHEDULED", "INTERRUPTING", "RUNNING", "SUSPENDED",
+    "CANCELED", "FAILED", "SUCCEEDED", "NOT_COMPATIBLE",
+)
+#: Default rule filter: the terminal task run statuses that have a session action to read.
+#: NOT_COMPATIBLE is left out on purpose: such a task never ran (no fleet can take it), so it has no
+#: session action for the function to record; add it with -c if you want those events anyway.
+DEFAULT_TASK_RUN_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED")
+
+#: Message attributes the function sets on every notification (subscription filter policies match these).
+NOTIFICATION_ATTRIBUTES = ("status", "outcome", "actionType", "farmId", "queueId", "jobId")
+OUTCOMES = ("completion", "failure", "in_progress", "unknown")
+ACTION_TYPES = ("taskRun", "envEnter", "envExit", "syncInputJobAttachments")
+
+#: Retention values CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+
+REMOVAL_POLICIES = ("retain", "destroy")
+
+_FARM_ID = re.compile(r"^farm-[0-9a-f]{32}$")
+_QUEUE_ID = re.compile(r"^queue-[0-9a-f]{32}$")
+_JOB_ID = re.compile(r"^job-[0-9a-f]{32}$")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+_SFN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+#: Every key with its default. ``cdk.json`` carries the same values (a test keeps them in step).
+DEFAULTS: Dict[str, Any] = {
+    "stackName": "DeadlineSessionWatch",
+    "farmIds": [],
+    "queueIds": [],
+    "taskRunStatuses": list(DEFAULT_TASK_RUN_STATUSES),
+    "notifyStatuses": list(TERMINAL_SESSION_ACTION_STATUSES),
+    "notificationEmails": [],
+    "operationsEmails": [],
+    "recordRetentionDays": 90,
+    "logRetentionDays": 30,
+    "reservedConcurrency": 10,
+    "eventRetryAttempts": 8,
+    "eventMaxAgeHours": 4,
+    "stateMachineName": "WaitForSessionAction",
+    "waitSeconds": 30,
+    "stateMachineTimeoutHours": 24,
+    "alarmPeriodMinutes": 5,
+    "alarmFunctionErrors": 1,
+    "alarmFunctionThrottles": 1,
+    "alarmDeadLetterMessages": 1,
+    "alarmStateMachineFailures": 1,
+    "removalPolicy": "retain",
+}
+
+
+class ConfigError(ValueError):
+    """A context value is invalid. ``key`` is the full context key (``sessionWatch:...``)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {problem}")
+
+
+@dataclass(frozen=True)
+class EmailSubscription:
+    email: str
+    #: Message attribute -> allowed values; empty means every notification.
+    filter_policy: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    stack_name: str
+    farm_ids: Tuple[str, ...]
+    queue_ids: Tuple[str, ...]
+    task_run_statuses: Tuple[str, ...]
+    notify_statuses: Tuple[str, ...]
+    notification_emails: Tuple[EmailSubscription, ...]
+    operations_emails: Tuple[str, ...]
+    record_retention_days: int
+    log_retention_days: int
+    reserved_concurrency: Optional[int]
+    event_retry_attempts: int
+    event_max_age_hours: int
+    state_machine_name: str
+    wait_seconds: int
+    state_machine_timeout_hours: int
+    alarm_period_minutes: int
+    alarm_function_errors: int
+    alarm_function_throttles: int
+    alarm_dead_letter_messages: int
+    alarm_state_machine_failures: int
+    removal_policy: str
+
+
+def load_config(context: Mapping[str, Any]) -> WatchConfig:
+    """Read every ``sessionWatch:`` key of ``context`` (e.g. ``app.node.get_all_context()``).
+
+    An absent key takes its default. So does ``null``: the CDK drops null context values, so "off" is
+    spelt ``"none"`` (``reservedConcurrency``).
+    """
+    typos = unknown_keys(context)
+    if typos:
+        raise ConfigError(typos[0], "is not a known key; known: "
+                                    + ", ".join(sorted(PREFIX + name for name in DEFAULTS)))
+
+    def raw(name: str) -> Any:
+        value = context.get(PREFIX + name)
+        return DEFAULTS[name] if value is None else value
+
+    def key(name: str) -> str:
+        return PREFIX + name
+
+    farm_ids = _ids(key("farmIds"), raw("farmIds"), _FARM_ID, "farm-<32 hex>")
+    queue_ids = _ids(key("queueIds"), raw("queueIds"), _QUEUE_ID, "queue-<32 hex>")
+
+    return WatchConfig(
+        stack_name=_name(key("stackName"), raw("stackName"), _STACK_NAME,
+                         "a CloudFormation stack name (letters, digits, hyphens; starts with a letter)"),
+        farm_ids=farm_ids,
+        queue_ids=queue_ids,
+        task_run_statuses=_choices(key("taskRunStatuses"), raw("taskRunStatuses"), TASK_RUN_STATUSES,
+                                   upper=True, allow_empty=False),
+        notify_statuses=_choices(key("notifyStatuses"), raw("notifyStatuses"), SESSION_ACTION_STATUSES,
+                                 upper=True, allow_empty=False),
+        notification_emails=_email_subscriptions(key("notificationEmails"), raw("notificationEmails")),
+        operations_emails=tuple(_email(key("operationsEmails"), e)
+                                for e in _str_list(key("operationsEmails"), raw("operationsEmails"))),
+        record_retention_days=_int(key("recordRetentionDays"), raw("recordRetentionDays"), 1, 3650),
+        log_retention_days=_log_retention(key("logRetentionDays"), raw("logRetentionDays")),
+        reserved_concurrency=_optional_int(key("reservedConcurrency"), raw("reservedConcurrency"), 1, 1000),
+        event_retry_attempts=_int(key("eventRetryAttempts"), raw("eventRetryAttempts"), 0, 185),
+        event_max_age_hours=_int(key("eventMaxAgeHours"), raw("eventMaxAgeHours"), 1, 24),
+        state_machine_name=_name(key("stateMachineName"), raw("stateMachineName"), _SFN_NAME,
+                                 "1-80 letters, digits, '-' or '_'"),
+        wait_seconds=_int(key("waitSeconds"), raw("waitSeconds"), 1, 3600),
+        state_machine_timeout_hours=_int(key("stateMachineTimeoutHours"), raw("stateMachineTimeoutHours"),
+                                         1, 8760),
+        alarm_period_minutes=_int(key("alarmPeriodMinutes"), raw("alarmPeriodMinutes"), 1, 1440),
+        alarm_function_errors=_int(key("alarmFunctionErrors"), raw("alarmFunctionErrors"), 1, 100000),
+        alarm_function_throttles=_int(key("alarmFunctionThrottles"), raw("alarmFunctionThrottles"), 1, 100000),
+        alarm_dead_letter_messages=_int(key("alarmDeadLetterMessages"), raw("alarmDeadLetterMessages"),
+                                        1, 100000),
+        alarm_state_machine_failures=_int(key("alarmStateMachineFailures"), raw("alarmStateMachineFailures"),
+                                          1, 100000),
+        removal_policy=_choice(key("removalPolicy"), raw("removalPolicy"), REMOVAL_POLICIES),
+    )
+
+
+def unknown_keys(context: Mapping[str, Any]) -> Sequence[str]:
+    """``sessionWatch:`` keys in ``context`` that this code does not know (typos)."""
+    known = {PREFIX + name for name in DEFAULTS}
+    return sorted(k for k in context if k.startswith(PREFIX) and k not in known)
+
+
+# --- parsing helpers ------------------------------------------------------------------------------
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _str_list(key: str, value: Any) -> Tuple[str, ...]:
+    value = _maybe_json(value)
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+        return tuple(item for item in items if item)
+    if isinstance(value, (list, tuple)):
+        out = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(key, f"every entry must be a non-empty string, got {item!r}")
+            out.append(item.strip())
+        return tuple(out)
+    raise ConfigError(key, f"must be a list of strings or a comma-separated string, got {value!r}")
+
+
+def _ids(key: str, value: Any, pattern: "re.Pattern[str]", shape: str) -> Tuple[str, ...]:
+    ids = _str_list(key, value)
+    for item in ids:
+        if not pattern.match(item):
+            raise ConfigError(key, f"{item!r} is not an id of the form {shape}")
+    if len(set(ids)) != len(ids):
+        raise ConfigError(key, "lists an id twice")
+    return ids
+
+
+def _choices(key: str, value: Any, allowed: Sequence[str], *, upper: bool, allow_empty: bool
+             ) -> Tuple[str, ...]:
+    items = _str_list(key, value)
+    items = tuple(item.upper() if upper else item for item in items)
+    unknown = [item for item in items if item not in allowed]
+    if unknown:
+        raise ConfigError(key, f"unknown value(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    if not items and not allow_empty:
+        raise ConfigError(key, f"must name at least one of: {', '.join(allowed)}")
+    return tuple(dict.fromkeys(items))  # de-duplicated, order kept
+
+
+def _choice(key: str, value: Any, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in allowed:
+        raise ConfigError(key, f"must be one of {', '.join(allowed)}, got {value!r}")
+    return value.strip().lower()
+
+
+def _int(key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(key, f"must be a whole number between {low} and {high}, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ConfigError(key, f"must be a whole number between {low} and {high}, got {value!r}")
+        value = int(text)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise ConfigError(key, f"must be a whole number between {low} and {high}, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(key, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _optional_int(key: str, value: Any, low: int, high: int) -> Optional[int]:
+    if isinstance(value, str) and value.strip().lower() in ("none", "off"):
+        return None
+    return _int(key, value, low, high)
+
+
+def _log_retention(key: str, value: Any) -> int:
+    days = _int(key, value, 1, 3653)
+    if days not in LOG_RETENTION_DAYS:
+        raise ConfigError(key, f"{days} is not a retention CloudWatch Logs accepts; use one of "
+                               f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return days
+
+
+def _name(key: str, value: Any, pattern: "re.Pattern[str]", shape: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ConfigError(key, f"must be {shape}, got {value!r}")
+    return value
+
+
+def _email(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
+        raise ConfigError(key, f"{value!r} is not an email address")
+    return value.strip()
+
+
+def _email_subscriptions(key: str, value: Any) -> Tuple[EmailSubscription, ...]:
+    value = _maybe_json(value)
+    if isinstance(value, str):
+        value = _str_list(key, value)
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(key, "must be a list of email addresses or of "
+                               '{"email": ..., "filterPolicy": {"outcome": ["failure"]}} objects')
+    subscriptions = []
+    for index, entry in enumerate(value):
+        where = f"{key}[{index}]"
+        if isinstance(entry, str):
+            subscriptions.append(EmailSubscription(_email(where, entry)))
+            continue
+        if not isinstance(entry, dict):
+            raise ConfigError(where, f"must be an email address or an object, got {entry!r}")
+        extra = sorted(set(entry) - {"email", "filterPolicy"})
+        if extra:
+            raise ConfigError(where, f"unknown field(s) {', '.join(extra)}; allowed: email, filterPolicy")
+        email = _email(f"{where}.email", entry.get("email"))
+        subscriptions.append(EmailSubscription(email, _filter_policy(f"{where}.filterPolicy",
+                                                                     entry.get("filterPolicy") or {})))
+    emails = [s.email.lower() for s in subscriptions]
+    if len(set(emails)) != len(emails):
+        raise ConfigError(key, "lists an email address twice")
+    return tuple(subscriptions)
+
+
+_ATTRIBUTE_VALUES: Dict[str, Optional[Tuple[str, ...]]] = {
+    "status": SESSION_ACTION_STATUSES,
+    "outcome": OUTCOMES,
+    "actionType": ACTION_TYPES,
+    "farmId": None,
+    "queueId": None,
+    "jobId": None,
+}
+_ATTRIBUTE_PATTERNS = {"farmId": _FARM_ID, "queueId": _QUEUE_ID, "jobId": _JOB_ID}
+
+
+def _filter_policy(key: str, value: Any) -> Mapping[str, Tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"must be an object of attribute -> list of values, got {value!r}")
+    policy: Dict[str, Tuple[str, ...]] = {}
+    for attribute, allowed in value.items():
+        where = f"{key}.{attribute}"
+        if attribute not in _ATTRIBUTE_VALUES:
+            raise ConfigError(where, f"is not a notification attribute; use one of "
+                                     f"{', '.join(NOTIFICATION_ATTRIBUTES)}")
+        values = _str_list(where, allowed)
+        if not values:
+            raise ConfigError(where, "must list at least one value")
+        vocabulary = _ATTRIBUTE_VALUES[attribute]
+        for item in values:
+            if vocabulary is not None and item not in vocabulary:
+                raise ConfigError(where, f"unknown value {item!r}; allowed: {', '.join(vocabulary)}")
+            if attribute in _ATTRIBUTE_PATTERNS and not _ATTRIBUTE_PATTERNS[attribute].match(item):
+                raise ConfigError(where, f"{item!r} is not a valid {attribute}")
+        policy[attribute] = values
+    return policy

@@ -1,0 +1,55 @@
+"""The history table: one item per (job, session action), with a "recent outcomes of a queue" index."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+PARTITION_KEY = "jobId"
+SORT_KEY = "sessionActionId"
+TTL_ATTRIBUTE = "expiresAt"
+QUEUE_OUTCOME_INDEX = "byQueueOutcome"
+QUEUE_OUTCOME_KEY = "queueOutcome"  # "<queueId>#<outcome>", set on every item
+OCCURRED_AT_KEY = "occurredAt"  # ISO-8601 UTC: endedAt, else workerUpdatedAt, else startedAt, else recorded
+
+
+class HistoryTable(Construct):
+    """On-demand, point-in-time recovery, TTL on ``expiresAt``, encrypted with the AWS managed key.
+
+    Recent failures of a queue (newest first)::
+
+        table.query(IndexName="byQueueOutcome",
+                    KeyConditionExpression="queueOutcome = :q AND occurredAt >= :since",
+                    ExpressionAttributeValues={":q": "queue-...#failure", ":since": "2026-11-20T00:00:00Z"},
+                    ScanIndexForward=False)
+    """
+
+    def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, id)
+        self.table = dynamodb.TableV2(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+            removal_policy=removal_policy,
+            global_secondary_indexes=[
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name=QUEUE_OUTCOME_INDEX,
+                    partition_key=dynamodb.Attribute(name=QUEUE_OUTCOME_KEY, type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name=OCCURRED_AT_KEY, type=dynamodb.AttributeType.STRING),
+                    projection_type=dynamodb.ProjectionType.ALL,
+                )
+            ],
+        )
+
+    @property
+    def index_arn(self) -> str:
+        return f"{self.table.table_arn}/index/{QUEUE_OUTCOME_INDEX}"

@@ -1,0 +1,174 @@
+"""The session-action function, its role (least privilege) and its dead-letter queue."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .. import lambda_defaults, nag
+from ..config import WatchConfig
+from .history_table import HistoryTable
+
+HANDLER = "session_watch.handler.lambda_handler"
+PACKAGE = "session_watch"
+SERVICE_NAME = "session-watch"
+METRICS_NAMESPACE = "DeadlineSessionWatch"
+
+#: Deadline Cloud reads the function makes (GetJob/GetSession: for readable messages and log locations).
+DEADLINE_READ_ACTIONS = (
+    "deadline:GetSessionAction",
+    "deadline:GetTask",
+    "deadline:ListSessionActions",
+    "deadline:GetJob",
+    "deadline:GetSession",
+)
+DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+
+
+def deadline_resource_names(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> List[str]:
+    """Resource part of the Deadline Cloud ARNs the function may read (after ``...:deadline:R:A:farm/``).
+
+    Jobs are ``farm/{farmId}/queue/{queueId}/job/{jobId}``; the session actions, tasks and sessions the
+    function reads belong to a job, so a queue is covered by ``queue/{queueId}`` plus ``queue/{queueId}/*``
+    (the resources of the Deadline Cloud user guide's queue-scoped read-only policy, which lists these
+    same Get/List actions).
+    """
+    if queue_ids:
+        farms = list(farm_ids) or ["*"]
+        names: List[str] = []
+        for farm in farms:
+            for queue in queue_ids:
+                names += [f"{farm}/queue/{queue}", f"{farm}/queue/{queue}/*"]
+        return names
+    if farm_ids:
+        return [f"{farm}/*" for farm in farm_ids]
+    return ["*"]
+
+
+class SessionWatchFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: WatchConfig,
+        history: HistoryTable,
+        topic: sns.ITopic,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+
+        # Events the rule could not deliver and the function's own failed asynchronous invocations.
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        nag.acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue (of the EventBridge target and of the function's "
+            "asynchronous invocations); a dead-letter queue has no dead-letter queue of its own.",
+        )
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Deadline Session Watch function: reads Deadline Cloud, writes history, notifies",
+        )
+
+        self.deadline_resources = [
+            stack.format_arn(
+                service="deadline",
+                resource="farm",
+                resource_name=name,
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+            for name in deadline_resource_names(config.farm_ids, config.queue_ids)
+        ]
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadDeadlineSessionActions",
+                actions=list(DEADLINE_READ_ACTIONS),
+                resources=self.deadline_resources,
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteHistory",
+                actions=list(DYNAMODB_ACTIONS),
+                resources=[history.table.table_arn, history.index_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EncryptNotifications",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[key.key_arn],
+            )
+        )
+
+        self.function = lambda_defaults.python_function(
+            self,
+            "Function",
+            package=PACKAGE,
+            handler=HANDLER,
+            description="Records Deadline Cloud session actions and publishes their outcome",
+            role=self.role,
+            environment={
+                "TABLE_NAME": history.table.table_name,
+                "TOPIC_ARN": topic.topic_arn,
+                "NOTIFY_STATUSES": ",".join(config.notify_statuses),
+                "RECORD_RETENTION_DAYS": str(config.record_retention_days),
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            log_retention=lambda_defaults.log_retention(config.log_retention_days),
+            log_removal_policy=removal_policy,
+            reserved_concurrency=config.reserved_concurrency,
+            # Asynchronous invocations (EventBridge): Lambda retries twice, then the event goes to the DLQ.
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        self.log_group = self.function.log_group
+
+        self._acknowledge_findings()
+
+    def _acknowledge_findings(self) -> None:
+        stack = Stack.of(self)
+        policy = self.role.node.find_child("DefaultPolicy")
+        nag.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level "
+            "permissions; every other statement names exact ARNs.",
+        )
+        for arn in self.deadline_resources:
+            finding = nag.resource_finding(stack, arn)
+            if "*" not in finding:
+                continue
+            nag.acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{finding}]",
+                "Session actions are read for jobs created after deployment, so job ids cannot be "
+                "listed; the read-only Deadline Cloud actions are scoped to the configured farms/queues "
+                "(context sessionWatch:farmIds / sessionWatch:queueIds), or to every farm of this "
+                "account and region when none is configured.",
+            )

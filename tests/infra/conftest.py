@@ -1,0 +1,145 @@
+"""Synthesis fixtures for the infrastructure tests.
+
+``synth`` runs ``python app.py`` once per test session, exactly as a developer would (cdk.json context,
+local bundling), in a subprocess whose PATH holds a ``docker`` that fails and records any call, and no
+other ``docker``. ``scoped_synth`` builds the app in-process once with farms, queues, emails and an
+explicit account/region, skipping asset bundling (the default synth covers it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+# Before the first jsii import in this process (same setting app.py applies for its own process).
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK_NAME = "DeadlineSessionWatch"
+
+FARM = "farm-0123456789abcdef0123456789abcdef"
+QUEUE_A = "queue-0123456789abcdef0123456789abcdef"
+QUEUE_B = "queue-fedcba9876543210fedcba9876543210"
+ACCOUNT = "111122223333"
+REGION = "us-west-2"
+
+
+@dataclass
+class Synth:
+    outdir: Path
+    template: Dict[str, Any]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    docker_marker: Path
+    path: str
+
+    def asset_dir(self, logical_id_prefix: str = "SessionWatchFunction") -> Path:
+        [function] = [v for k, v in self.template["Resources"].items()
+                      if k.startswith(logical_id_prefix) and v["Type"] == "AWS::Lambda::Function"]
+        key = function["Properties"]["Code"]["S3Key"]
+        return self.outdir / f"asset.{key[: -len('.zip')]}"
+
+
+def _fake_docker_path(bin_dir: Path) -> str:
+    marker = bin_dir / "docker-was-called"
+    docker = bin_dir / "docker"
+    docker.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> "{marker}"\n'
+        'echo "docker must not be used by this project\'s synth" >&2\n'
+        "exit 97\n"
+    )
+    docker.chmod(docker.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    node = shutil.which("node")
+    assert node, "node is needed for jsii"
+    candidates = [str(bin_dir), os.path.dirname(node), os.path.dirname(sys.executable), "/usr/bin", "/bin"]
+    entries = []
+    for entry in candidates:
+        if entry in entries:
+            continue
+        if entry != str(bin_dir) and os.access(os.path.join(entry, "docker"), os.X_OK):
+            continue  # a real docker: keep it off the PATH
+        entries.append(entry)
+    return os.pathsep.join(entries)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory) -> Synth:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    bin_dir = tmp_path_factory.mktemp("fake-bin")
+    path = _fake_docker_path(bin_dir)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CDK_", "JSII_", "AWS_")) and k != "PATH"}
+    env.update(PATH=path, CDK_OUTDIR=str(outdir))
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    seconds = time.monotonic() - started
+    template_file = outdir / f"{STACK_NAME}.template.json"
+    template = json.loads(template_file.read_text()) if template_file.is_file() else {}
+    return Synth(outdir, template, result.returncode, result.stdout, result.stderr, seconds,
+                 bin_dir / "docker-was-called", path)
+
+
+@pytest.fixture(scope="session")
+def template(synth) -> Dict[str, Any]:
+    assert synth.returncode == 0, f"python app.py failed:\n{synth.stderr[-5000:]}"
+    return synth.template
+
+
+SCOPED_CONTEXT = {
+    "sessionWatch:farmIds": [FARM],
+    "sessionWatch:queueIds": f"{QUEUE_A},{QUEUE_B}",  # as -c passes it: a comma-separated string
+    "sessionWatch:taskRunStatuses": ["FAILED", "NOT_COMPATIBLE"],
+    "sessionWatch:notifyStatuses": "FAILED,NEVER_ATTEMPTED",
+    "sessionWatch:notificationEmails": [
+        {"email": "render-ops@example.com", "filterPolicy": {"outcome": ["failure"]}},
+        "lead@example.com",
+    ],
+    "sessionWatch:operationsEmails": ["oncall@example.com"],
+    "sessionWatch:reservedConcurrency": "none",
+    "sessionWatch:removalPolicy": "destroy",
+    "sessionWatch:waitSeconds": "90",
+    "sessionWatch:alarmFunctionErrors": 3,
+    "sessionWatch:logRetentionDays": 90,
+    # The default synth covers the asset; this one skips bundling to stay fast.
+    "aws:cdk:bundling-stacks": [],
+}
+
+
+def build_app(outdir: Path, overrides: Dict[str, Any]):
+    from infra.app import cdk_json_context, create_app
+
+    context = {**cdk_json_context(), **overrides}
+    return create_app(outdir=str(outdir), context=context)
+
+
+@pytest.fixture(scope="session")
+def scoped_template(tmp_path_factory) -> Dict[str, Any]:
+    outdir = tmp_path_factory.mktemp("cdk.out-scoped")
+    saved = {k: os.environ.get(k) for k in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_CONTEXT_JSON")}
+    os.environ.update(CDK_DEFAULT_ACCOUNT=ACCOUNT, CDK_DEFAULT_REGION=REGION)
+    os.environ.pop("CDK_CONTEXT_JSON", None)
+    try:
+        app = build_app(outdir, SCOPED_CONTEXT)
+        app.synth()  # raises if cdk-nag reports an unacknowledged finding
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return json.loads((outdir / f"{STACK_NAME}.template.json").read_text())

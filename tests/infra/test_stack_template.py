@@ -1,0 +1,390 @@
+"""Assertions on the synthesised template (default cdk.json context), one group per promise of issue 3."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.infra.template_tools import as_list, one, render, resources, role_statements, state_machine_definition
+
+pytestmark = pytest.mark.slow
+
+TERMINAL_STATUSES = "SUCCEEDED,FAILED,INTERRUPTED,CANCELED,NEVER_ATTEMPTED,RECLAIMED"
+
+
+def _id(template, type_, prefix=""):
+    return one(template, type_, prefix)[0]
+
+
+# --- the function ---------------------------------------------------------------------------------
+
+
+def test_function_is_arm64_current_python_json_logs_tracing_and_bounded(template):
+    _, fn = one(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    props = fn["Properties"]
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "session_watch.handler.lambda_handler"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["ReservedConcurrentExecutions"] == 10
+    logging = props["LoggingConfig"]
+    assert logging["LogFormat"] == "JSON"
+    assert logging["ApplicationLogLevel"] == "INFO"
+    log_group_id = logging["LogGroup"]["Ref"]
+    log_group = template["Resources"][log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == 30
+    assert log_group["DeletionPolicy"] == "Retain"
+
+
+def test_function_environment_is_the_contract(template):
+    _, fn = one(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    env = fn["Properties"]["Environment"]["Variables"]
+    table_id = _id(template, "AWS::DynamoDB::GlobalTable")
+    topic_id = _id(template, "AWS::SNS::Topic", "Notifications")
+    assert env == {
+        "TABLE_NAME": {"Ref": table_id},
+        "TOPIC_ARN": {"Ref": topic_id},
+        "NOTIFY_STATUSES": TERMINAL_STATUSES,
+        "RECORD_RETENTION_DAYS": "90",
+        "POWERTOOLS_SERVICE_NAME": "session-watch",
+        "POWERTOOLS_METRICS_NAMESPACE": "DeadlineSessionWatch",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
+def test_function_asynchronous_failures_go_to_the_dead_letter_queue(template):
+    dlq_id = _id(template, "AWS::SQS::Queue", "SessionWatchDeadLetterQueue")
+    _, config = one(template, "AWS::Lambda::EventInvokeConfig")
+    props = config["Properties"]
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert props["MaximumRetryAttempts"] == 2
+    assert props["FunctionName"] == {"Ref": _id(template, "AWS::Lambda::Function", "SessionWatchFunction")}
+
+
+# --- the EventBridge rule ---------------------------------------------------------------------------
+
+
+def test_rule_matches_task_run_status_changes_of_terminal_statuses(template):
+    _, rule = one(template, "AWS::Events::Rule")
+    props = rule["Properties"]
+    assert "EventBusName" not in props  # the default bus
+    assert props["State"] == "ENABLED"
+    assert props["EventPattern"] == {
+        "source": ["aws.deadline"],
+        "detail-type": ["Task Run Status Change"],
+        "detail": {"runStatus": ["SUCCEEDED", "FAILED", "CANCELED"]},  # no farm/queue filter by default
+    }
+
+
+def test_rule_target_is_the_function_with_retries_and_the_encrypted_dlq(template):
+    fn_id = _id(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    dlq_id = _id(template, "AWS::SQS::Queue", "SessionWatchDeadLetterQueue")
+    rule_id, rule = one(template, "AWS::Events::Rule")
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 4 * 3600}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+
+    [permission] = resources(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+
+
+def test_dead_letter_queue_is_encrypted_tls_only_and_writable_by_the_rule_only(template):
+    dlq_id, dlq = one(template, "AWS::SQS::Queue", "SessionWatchDeadLetterQueue")
+    assert dlq["Properties"]["SqsManagedSseEnabled"] is True
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+    _, policy = one(template, "AWS::SQS::QueuePolicy")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny == [{
+        "Action": "sqs:*", "Effect": "Deny", "Principal": {"AWS": "*"},
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Resource": {"Fn::GetAtt": [dlq_id, "Arn"]},
+    }]
+    [allow] = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [_id(template, "AWS::Events::Rule"), "Arn"]}}}
+
+
+# --- the history table -------------------------------------------------------------------------------
+
+
+def test_history_table_keys_index_ttl_pitr_encryption_and_retention(template):
+    _, table = one(template, "AWS::DynamoDB::GlobalTable")
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "jobId", "KeyType": "HASH"},
+        {"AttributeName": "sessionActionId", "KeyType": "RANGE"},
+    ]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    [index] = props["GlobalSecondaryIndexes"]
+    assert index == {
+        "IndexName": "byQueueOutcome",
+        "KeySchema": [
+            {"AttributeName": "queueOutcome", "KeyType": "HASH"},
+            {"AttributeName": "occurredAt", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert types == {"jobId": "S", "sessionActionId": "S", "queueOutcome": "S", "occurredAt": "S"}
+    [replica] = props["Replicas"]
+    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert replica["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+
+
+# --- the notification topic ----------------------------------------------------------------------------
+
+
+def test_topic_uses_a_rotating_customer_managed_key_and_enforces_tls(template):
+    key_id, key = one(template, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    for topic_id, topic in resources(template, "AWS::SNS::Topic").items():
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}, topic_id
+        [policy] = [p for p in resources(template, "AWS::SNS::TopicPolicy").values()
+                    if p["Properties"]["Topics"] == [{"Ref": topic_id}]]
+        deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert deny == [{
+            "Sid": "AllowPublishThroughSSLOnly", "Action": "sns:Publish", "Effect": "Deny", "Principal": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Resource": {"Ref": topic_id},
+        }]
+
+
+def test_no_email_subscription_by_default(template):
+    assert resources(template, "AWS::SNS::Subscription") == {}
+
+
+# --- least privilege -----------------------------------------------------------------------------------
+
+
+def test_function_role_has_exactly_the_statements_it_needs(template):
+    table_id = _id(template, "AWS::DynamoDB::GlobalTable")
+    topic_id = _id(template, "AWS::SNS::Topic", "Notifications")
+    key_id = _id(template, "AWS::KMS::Key")
+    dlq_id = _id(template, "AWS::SQS::Queue")
+    log_group_id = _id(template, "AWS::Logs::LogGroup", "SessionWatchFunctionLogGroup")
+    _, role = one(template, "AWS::IAM::Role", "SessionWatchRole")
+    assert "ManagedPolicyArns" not in role["Properties"]  # no AWSLambdaBasicExecutionRole: exact grants only
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"}
+
+    granted = {}
+    for statement in role_statements(template, "SessionWatchRole"):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            granted[action] = sorted(render(r) for r in as_list(statement["Resource"]))
+
+    deadline = ["arn:<AWS::Partition>:deadline:<AWS::Region>:<AWS::AccountId>:farm/*"]
+    assert granted == {
+        "deadline:GetSessionAction": deadline,
+        "deadline:GetTask": deadline,
+        "deadline:ListSessionActions": deadline,
+        "deadline:GetJob": deadline,
+        "deadline:GetSession": deadline,
+        "dynamodb:GetItem": sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"]),
+        "dynamodb:PutItem": sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"]),
+        "dynamodb:UpdateItem": sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"]),
+        "dynamodb:Query": sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"]),
+        "sns:Publish": [f"<{topic_id}>"],
+        "kms:GenerateDataKey": [f"<{key_id}.Arn>"],
+        "kms:Decrypt": [f"<{key_id}.Arn>"],
+        "logs:CreateLogStream": [f"<{log_group_id}.Arn>"],
+        "logs:PutLogEvents": [f"<{log_group_id}.Arn>"],
+        "sqs:SendMessage": [f"<{dlq_id}.Arn>"],
+        "sqs:GetQueueAttributes": [f"<{dlq_id}.Arn>"],
+        "sqs:GetQueueUrl": [f"<{dlq_id}.Arn>"],
+        # The only "*": X-Ray has no resource-level permissions.
+        "xray:PutTraceSegments": ["*"],
+        "xray:PutTelemetryRecords": ["*"],
+    }
+
+
+def test_resource_star_only_where_the_service_has_no_narrower_arn(template):
+    allowed_with_star = {
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+        # CloudWatch Logs vended delivery for the state machine's log group (no resource-level support).
+        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "*" in as_list(statement["Resource"]):
+                assert set(as_list(statement["Action"])) <= allowed_with_star, statement
+
+
+def test_state_machine_role_may_invoke_only_the_function(template):
+    fn_id = _id(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    invoke = [s for s in role_statements(template, "WaitForSessionActionStateMachineRole")
+              if "lambda:InvokeFunction" in as_list(s["Action"])]
+    assert len(invoke) == 1
+    assert as_list(invoke[0]["Action"]) == ["lambda:InvokeFunction"]
+    assert sorted(render(r) for r in invoke[0]["Resource"]) == [f"<{fn_id}.Arn>", f"<{fn_id}.Arn>:*"]
+    actions = {a for s in role_statements(template, "WaitForSessionActionStateMachineRole") for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith(("dynamodb:", "sns:", "deadline:", "kms:"))}
+
+
+# --- the state machine --------------------------------------------------------------------------------
+
+
+def test_state_machine_logs_all_traces_and_times_out(template):
+    _, machine = one(template, "AWS::StepFunctions::StateMachine")
+    props = machine["Properties"]
+    assert props["StateMachineName"] == "WaitForSessionAction"
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    [destination] = logging["Destinations"]
+    log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert template["Resources"][log_group_id]["Properties"]["RetentionInDays"] == 30
+    assert state_machine_definition(template)["TimeoutSeconds"] == 24 * 3600
+
+
+def test_state_machine_invokes_the_function_with_only_the_four_ids_and_retries_transient_errors(template):
+    fn_id = _id(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    definition = state_machine_definition(template)
+    assert definition["StartAt"] == "ReadSessionAction"
+    read = definition["States"]["ReadSessionAction"]
+    assert read["Type"] == "Task"
+    assert read["Resource"] == "arn:<AWS::Partition>:states:::lambda:invoke"
+    assert read["Parameters"] == {
+        "FunctionName": f"<{fn_id}.Arn>",
+        "Payload": {"farmId.$": "$.farmId", "queueId.$": "$.queueId", "jobId.$": "$.jobId",
+                    "sessionActionId.$": "$.sessionActionId"},
+    }
+    assert read["OutputPath"] == "$.Payload"
+    assert read["Next"] == "CheckOutcome"
+    function_errors, lambda_errors = read["Retry"]
+    assert function_errors["ErrorEquals"] == ["DeadlineThrottled", "DeadlineUnavailable", "RecordStoreError",
+                                              "NotificationError", "NotificationPending"]
+    assert lambda_errors["ErrorEquals"] == ["Lambda.ServiceException", "Lambda.AWSLambdaException",
+                                            "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
+    for retry in read["Retry"]:
+        assert retry["MaxAttempts"] >= 3 and retry["BackoffRate"] == 2 and retry["JitterStrategy"] == "FULL"
+    # Non-retryable errors (InvalidEventError, DeadlineResourceNotFound, ...) are neither retried nor
+    # caught: they fail the execution under their own name, for the calling state machine to Catch.
+    assert "Catch" not in read
+    retried = {e for r in read["Retry"] for e in r["ErrorEquals"]}
+    assert not retried & {"InvalidEventError", "UnsupportedEventError", "ConfigurationError",
+                          "DeadlineResourceNotFound", "DeadlineAccessDenied", "DeadlineValidationError",
+                          "States.ALL", "States.TaskFailed"}
+
+
+def test_state_machine_choice_waits_while_not_terminal_then_succeeds_or_fails(template):
+    states = state_machine_definition(template)["States"]
+    choice = states["CheckOutcome"]
+    assert choice["Type"] == "Choice"
+    assert choice["Choices"] == [
+        {"Variable": "$.outcome", "StringEquals": "completion", "Next": "SessionActionSucceeded"},
+        {"Variable": "$.terminal", "BooleanEquals": True, "Next": "SessionActionFailed"},
+    ]
+    assert choice["Default"] == "WaitBeforeNextRead"
+    assert states["WaitBeforeNextRead"] == {
+        "Type": "Wait", "Seconds": 30, "Next": "ReadSessionAction",
+        "Comment": states["WaitBeforeNextRead"]["Comment"],
+    }
+    assert states["SessionActionSucceeded"]["Type"] == "Succeed"
+    assert "OutputPath" not in states["SessionActionSucceeded"]  # the record is the output
+    failed = states["SessionActionFailed"]
+    assert failed["Type"] == "Fail"
+    assert failed["Error"] == "SessionActionFailed"
+    assert failed["CausePath"].startswith("States.Format('Session action {} of job {} ended {}")
+    for field in ("$.sessionActionId", "$.status", "$.actionType", "$.taskId", "$.environmentId",
+                  "$.processExitCode"):
+        assert field in failed["CausePath"]
+
+
+# --- monitoring -----------------------------------------------------------------------------------------
+
+
+def test_alarms_watch_errors_throttles_dlq_and_state_machine_and_notify_operations(template):
+    ops_topic = {"Ref": _id(template, "AWS::SNS::Topic", "MonitoringOperationsTopic")}
+    fn = {"Ref": _id(template, "AWS::Lambda::Function", "SessionWatchFunction")}
+    dlq_name = {"Fn::GetAtt": [_id(template, "AWS::SQS::Queue"), "QueueName"]}
+    machine = {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
+    alarms = {k: v["Properties"] for k, v in resources(template, "AWS::CloudWatch::Alarm").items()}
+    by_metric = {(p["Namespace"], p["MetricName"]): p for p in alarms.values() if "MetricName" in p}
+    assert set(by_metric) == {
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    }
+    # The state machine alarm: operational faults only, not executions that end in Fail because the
+    # render failed (those reach people through the notification topic).
+    [machine_alarm] = [p for p in alarms.values() if "Metrics" in p]
+    [expression] = [m for m in machine_alarm["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "timedOut + aborted + throttled"
+    inputs = {m["Id"]: m["MetricStat"] for m in machine_alarm["Metrics"] if "MetricStat" in m}
+    assert {k: (v["Metric"]["Namespace"], v["Metric"]["MetricName"]) for k, v in inputs.items()} == {
+        "timedOut": ("AWS/States", "ExecutionsTimedOut"),
+        "aborted": ("AWS/States", "ExecutionsAborted"),
+        "throttled": ("AWS/States", "ExecutionThrottled"),
+    }
+    for stat in inputs.values():
+        assert stat["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": machine}]
+        assert stat["Stat"] == "Sum" and stat["Period"] == 300
+    assert by_metric[("AWS/Lambda", "Errors")]["Dimensions"] == [{"Name": "FunctionName", "Value": fn}]
+    assert by_metric[("AWS/Lambda", "Throttles")]["Dimensions"] == [{"Name": "FunctionName", "Value": fn}]
+    assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Dimensions"] == [
+        {"Name": "QueueName", "Value": dlq_name}]
+    for props in alarms.values():
+        assert props["Threshold"] == 1
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["EvaluationPeriods"] == 1
+        assert props.get("Period", 300) == 300
+        assert props["TreatMissingData"] == "notBreaching"
+        assert props["AlarmActions"] == [ops_topic]
+        assert props["OKActions"] == [ops_topic]
+
+
+def test_cloudwatch_may_publish_to_the_encrypted_operations_topic(template):
+    ops_id = _id(template, "AWS::SNS::Topic", "MonitoringOperationsTopic")
+    [policy] = [p for p in resources(template, "AWS::SNS::TopicPolicy").values()
+                if p["Properties"]["Topics"] == [{"Ref": ops_id}]]
+    [allow] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": ops_id}
+    assert render(allow["Condition"]["ArnLike"]["aws:SourceArn"]) == (
+        "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*")
+    _, key = one(template, "AWS::KMS::Key")
+    [cloudwatch] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                    if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_dashboard_shows_failures_completions_errors_duration_and_dlq_depth(template):
+    _, dashboard = one(template, "AWS::CloudWatch::Dashboard")
+    body = json.loads(render(dashboard["Properties"]["DashboardBody"]))
+    widgets = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
+    ours = widgets["Session actions: failures and completions"]["metrics"]
+    assert [m[:4] for m in ours] == [
+        ["DeadlineSessionWatch", "Failures", "service", "session-watch"],
+        ["DeadlineSessionWatch", "Completions", "service", "session-watch"],
+    ]
+    assert all(m[4]["stat"] == "Sum" for m in ours)
+    assert {m[1] for m in widgets["Function errors and throttles"]["metrics"]} >= {"Errors", "Throttles"}
+    assert {m[1] for m in widgets["Function duration"]["metrics"]} == {"Duration"}
+    assert {m[1] for m in widgets["Dead-letter queue depth"]["metrics"]} == {"ApproximateNumberOfMessagesVisible"}
+    assert "Alarms" in widgets
+
+
+# --- outputs ----------------------------------------------------------------------------------------------
+
+
+def test_outputs_name_the_table_topic_state_machine_and_dlq(template):
+    outputs = template["Outputs"]
+    assert outputs["TableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable")}
+    assert outputs["TopicArn"]["Value"] == {"Ref": _id(template, "AWS::SNS::Topic", "Notifications")}
+    assert outputs["StateMachineArn"]["Value"] == {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
+    assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": _id(template, "AWS::SQS::Queue")}
