@@ -25,7 +25,7 @@ synth: setup
 	npx cdk synth --quiet
 
 demo: setup
-	$(PY) -m local.demo $(DEMO_ARGS)
+	$(PY) -m local.demo --synth $(DEMO_ARGS)
 
 bench: setup
 	$(PY) -m benchmarks.run

@@ -1,0 +1,25 @@
+"""``make demo`` / ``python -m local.demo``: the whole system running locally on a simulated render farm.
+
+It synthesises the stack if needed, starts moto's server and the Deadline Cloud stand-in on 127.0.0.1,
+deploys the synthesised template into moto's CloudFormation (publishing the function asset as the CDK
+CLI does), plays a scenario on the simulated farm, delivers each event the farm emits through the
+*deployed* EventBridge rule to the real handler (run in this process with the deployed function's
+environment), runs ``WaitForSessionAction`` through moto's Step Functions interpreter, then prints the
+notifications (read from an SQS queue subscribed to the topic; e-mail text for the failures), the history
+table, the state machine results, the checks and a one-line verdict. Exit status: 0 when every check
+passed, 1 when one failed, 2 when the demo could not run, 130 when interrupted. Both servers are stopped
+on every one of those exits.
+
+Options::
+
+    --scenario FILE   the scenario to play (default local/scenarios/render-12-frames.json;
+                      local/scenarios/throttled-deadline.json throttles the Deadline Cloud stand-in)
+    --keep-running    after the run, keep moto and the stand-in up and print how to reach them (Ctrl-C stops)
+    --json            print the result as one JSON document on stdout (progress goes to stderr)
+    --synth           run ``python app.py`` into --cdk-out first (it is also run when --cdk-out has no assembly)
+    --cdk-out DIR     the cloud assembly to deploy (default ./cdk.out)
+    --workdir DIR     where the function log and moto's log go (default: a new temporary directory)
+
+Scenarios are data (``local/scenarios/*.json``); their format is described in ``local/demo/scenario.py``
+and their expectations in ``local/demo/checks.py``. The local AWS machinery is ``local/moto_stack``.
+"""

@@ -1,0 +1,387 @@
+"""One demo run, start to end: the orchestration shared by ``python -m local.demo`` and ``tests/e2e``.
+
+:func:`run_demo` synthesises when asked, starts moto's server and the Deadline Cloud stand-in, deploys the
+stack, plays the scenario, runs the state machine, reads what came out and checks it. Both servers are
+stopped when it returns or raises (including KeyboardInterrupt); ``on_ready`` is called while they still
+run (``--keep-running`` waits there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from local.deadline_farm import DeadlineStandIn, RenderFarm
+from local.moto_stack import (
+    DeployedStack,
+    EventBus,
+    FunctionRuntime,
+    MotoServer,
+    Observer,
+    StateMachineRunner,
+    deploy_stack,
+)
+from local.moto_stack.deploy import DeployError, resolve
+from local.moto_stack.eventbridge import AsyncInvokeConfig
+from local.moto_stack.observe import Notification
+from local.moto_stack.stepfunctions import StateMachineRun
+
+from .checks import Check, evaluate
+from .scenario import Listener, Player, PlayLog, Scenario, demo_clock, load_scenario
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_SRC = REPO_ROOT / "lambda_src"
+DEFAULT_SCENARIO = REPO_ROOT / "local" / "scenarios" / "render-12-frames.json"
+DEFAULT_STACK = "DeadlineSessionWatch"
+DEFAULT_ACCOUNT = "111122223333"  # the simulated farm's account (events carry it)
+DEFAULT_REGION = "us-west-2"
+
+
+@dataclass
+class DemoOptions:
+    scenario: Path = DEFAULT_SCENARIO
+    cdk_out: Path = REPO_ROOT / "cdk.out"
+    stack_name: str = DEFAULT_STACK
+    synth: bool = False
+    workdir: Optional[Path] = None
+
+
+@dataclass
+class DemoResult:
+    scenario: Scenario
+    options: DemoOptions
+    workdir: Path
+    moto: Dict[str, Any]
+    standin_endpoint: str
+    deployed: DeployedStack
+    code_check: Dict[str, Any]
+    function: Dict[str, Any]
+    async_config: AsyncInvokeConfig
+    rules: List[Dict[str, Any]]
+    ids: Dict[str, str]
+    play: PlayLog
+    labels: Dict[str, str]
+    rows: List[Dict[str, Any]]
+    notifications: List[Notification]
+    state_machine_runs: List[StateMachineRun]
+    dead_letters: List[Dict[str, Any]]
+    throttled: int
+    standin_calls: Dict[str, int]
+    invocations: int
+    timings: Dict[str, float] = field(default_factory=dict)
+    checks: List[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def label_of(self, session_action_id: Optional[str]) -> Optional[str]:
+        return self.labels.get(session_action_id or "")
+
+
+class Progress(Listener):
+    """Receives progress from every phase (the CLI prints it)."""
+
+    def header(self, scenario_name: str, path: str) -> None: ...
+    def phase(self, number: int, total: int, title: str, detail: str = "") -> None: ...
+    def info(self, text: str) -> None: ...
+    def mail(self, notifications: List[Notification], labels: Dict[str, str]) -> None: ...
+    def deployed(self, deployed: DeployedStack, code_check: Dict[str, Any],
+                 async_config: AsyncInvokeConfig) -> None: ...
+    def runtime(self, runtime: FunctionRuntime, bus: EventBus, observer: Observer) -> None: ...
+    def job(self, player: Player) -> None: ...
+    def played(self, play: PlayLog, standin: DeadlineStandIn) -> None: ...
+    def state_machine_run(self, run: StateMachineRun) -> None: ...
+
+
+def synthesise(cdk_out: Path) -> float:
+    """``python app.py`` with ``CDK_OUTDIR=cdk_out`` (what ``cdk synth`` runs, without the CLI)."""
+    started = time.monotonic()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["CDK_OUTDIR"] = str(cdk_out)
+    result = subprocess.run([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DeployError(f"python app.py failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return time.monotonic() - started
+
+
+def _tree_differences(left: Path, right: Path) -> List[str]:
+    """Files that differ between two package trees (bytecode caches ignored)."""
+    ignore = ["__pycache__", ".pytest_cache"]
+    out: List[str] = []
+
+    def walk(cmp: filecmp.dircmp, prefix: str) -> None:
+        out.extend(f"{prefix}{n} (only in the asset)" for n in cmp.left_only if not n.endswith(".pyc"))
+        out.extend(f"{prefix}{n} (only in lambda_src)" for n in cmp.right_only if not n.endswith(".pyc"))
+        _, mismatch, errors = filecmp.cmpfiles(cmp.left, cmp.right, cmp.common_files, shallow=False)
+        out.extend(f"{prefix}{n} (differs)" for n in mismatch + errors)
+        for name, sub in cmp.subdirs.items():
+            walk(sub, f"{prefix}{name}/")
+
+    walk(filecmp.dircmp(str(left), str(right), ignore=ignore), "")
+    return out
+
+
+def check_function_code(deployed: DeployedStack, moto: MotoServer, function_logical_id: str) -> Dict[str, Any]:
+    """The deployed function holds the published zip of the synthesised asset, and that asset's package
+    is today's ``lambda_src/`` (so the handler run in-process is the code that was deployed)."""
+    props = deployed.template["Resources"][function_logical_id]["Properties"]
+    key = props.get("Code", {}).get("S3Key")
+    asset_dir = deployed.assembly.function_assets().get(key) if isinstance(key, str) else None
+    config = moto.client("lambda").get_function_configuration(FunctionName=deployed.physical_id(function_logical_id))
+    published = [a for a in deployed.assets if isinstance(key, str) and a.url.endswith("/" + key)]
+    problems = []
+    if asset_dir is None or not published:
+        problems.append(f"the function's code {key!r} is not a published asset")
+    elif config.get("CodeSha256") != published[0].sha256_b64:
+        problems.append("CodeSha256 of the deployed function differs from the published zip")
+    package = config["Handler"].split(".")[0]
+    differences: List[str] = []
+    if asset_dir is not None:
+        if not (asset_dir / package).is_dir():
+            problems.append(f"the asset has no {package}/ package")
+        else:
+            differences = _tree_differences(asset_dir / package, LAMBDA_SRC / package)
+            if differences:
+                problems.append(
+                    f"cdk.out is stale: {package}/ in the asset differs from lambda_src/ "
+                    f"({', '.join(differences[:5])}{' ...' if len(differences) > 5 else ''}); run make synth"
+                )
+    size = published[0].size if published else 0
+    return {
+        "ok": not problems,
+        "detail": "; ".join(problems) if problems else (
+            f"CodeSha256 {config.get('CodeSha256')} = published zip ({size / 1e6:.1f} MB, asset "
+            f"{asset_dir.name if asset_dir else '?'}); {package}/ identical to lambda_src/{package}/"
+        ),
+        "asset": str(asset_dir) if asset_dir else None,
+        "codeSha256": config.get("CodeSha256"),
+        "differences": differences,
+    }
+
+
+def async_invoke_config(deployed: DeployedStack, moto: MotoServer, function_logical_id: str) -> AsyncInvokeConfig:
+    """Lambda's asynchronous-invocation settings for the function, from the synthesised template."""
+    for logical_id, resource in deployed.template["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::EventInvokeConfig":
+            continue
+        props = resource.get("Properties", {})
+        if props.get("FunctionName") not in ({"Ref": function_logical_id}, deployed.physical_id(function_logical_id)):
+            continue
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        return AsyncInvokeConfig(
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", 2)),
+            on_failure_arn=resolve(deployed, moto, destination) if destination else None,
+            source=f"the template's {logical_id}",
+        )
+    return AsyncInvokeConfig()
+
+
+def _output(deployed: DeployedStack, name: str) -> str:
+    try:
+        return deployed.outputs[name]
+    except KeyError:
+        raise DeployError(f"the stack has no output {name!r} (outputs: {', '.join(deployed.outputs)})") from None
+
+
+class PublishRecorder:
+    """Records what the function publishes, from its own SNS client (botocore events; nothing changes in
+    the call): MessageId -> the ``Message`` as sent (with ``MessageStructure=json``: default, email)."""
+
+    def __init__(self) -> None:
+        self.messages: Dict[str, str] = {}
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("provide-client-params.sns.Publish", self._before)
+        client.meta.events.register("after-call.sns.Publish", self._after)
+
+    def _before(self, params: Dict[str, Any], context: Dict[str, Any], **_: Any) -> None:
+        context["demo-published-message"] = params.get("Message")
+
+    def _after(self, parsed: Dict[str, Any], context: Dict[str, Any], **_: Any) -> None:
+        if parsed.get("MessageId") and context.get("demo-published-message") is not None:
+            self.messages[parsed["MessageId"]] = context["demo-published-message"]
+
+    def __call__(self) -> Dict[str, str]:
+        return dict(self.messages)
+
+
+def _record_function_publishes(recorder: PublishRecorder) -> None:
+    """Create the function's shared SNS client now (as its first use would, under its environment) and
+    listen to its Publish calls."""
+    from session_watch.adapters import clients
+
+    recorder.attach(clients.client("sns"))
+
+
+class _Relay(Listener):
+    """Passes the player's progress on and reads the subscriber queue after each batch of deliveries."""
+
+    def __init__(self, progress: Progress, observer: Observer, labels: Dict[str, str]) -> None:
+        self.progress = progress
+        self.observer = observer
+        self.labels = labels
+
+    def say(self, text: str) -> None:
+        self.progress.say(text)
+
+    def delivered(self, delivery, emitted) -> None:
+        self.progress.delivered(delivery, emitted)
+
+    def delivered_batch(self, deliveries) -> None:
+        self.progress.delivered_batch(deliveries)
+        new = self.observer.drain()
+        if new:
+            self.progress.mail(new, self.labels)
+
+
+def run_demo(
+    options: DemoOptions,
+    progress: Optional[Progress] = None,
+    on_ready: Optional[Callable[[DemoResult], None]] = None,
+) -> DemoResult:
+    progress = progress or Progress()
+    started = time.monotonic()
+    timings: Dict[str, float] = {}
+    scenario = load_scenario(options.scenario)
+    workdir = Path(options.workdir) if options.workdir else Path(tempfile.mkdtemp(prefix="session-watch-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    total = 7
+
+    progress.phase(1, total, "Template", str(options.cdk_out))
+    if options.synth or not (Path(options.cdk_out) / "manifest.json").is_file():
+        progress.info(f"synthesising: python app.py (CDK_OUTDIR={options.cdk_out})")
+        timings["synth"] = synthesise(Path(options.cdk_out))
+        progress.info(f"synthesised in {timings['synth']:.1f} s")
+    from local.moto_stack.deploy import CloudAssembly
+
+    assembly = CloudAssembly.load(Path(options.cdk_out), options.stack_name)
+    account, region = assembly.environment()
+    account, region = account or DEFAULT_ACCOUNT, region or DEFAULT_REGION
+    progress.info(f"{assembly.template_path.name}: {len(assembly.template.get('Resources', {}))} resources; "
+                  f"assets: {assembly.assets_path.name if assembly.assets_path else 'none'}")
+
+    with contextlib.ExitStack() as stack:
+        progress.phase(2, total, "Local AWS", "moto's server and the Deadline Cloud stand-in on 127.0.0.1")
+        moto = stack.enter_context(MotoServer(account_id=account, region=region, log_path=workdir / "moto-server.log"))
+        timings["moto_start"] = moto.startup_seconds or 0.0
+        progress.info(f"moto_server {_moto_version()} at {moto.endpoint} (pid {moto.pid}, account {account}, "
+                      f"{region}), up in {timings['moto_start']:.1f} s")
+        clock = demo_clock()
+        farm = RenderFarm(scenario.seed, clock=clock, account=account, region=region)
+        standin = stack.enter_context(DeadlineStandIn(farm, seed=scenario.seed))
+        progress.info(f"Deadline Cloud stand-in at {standin.endpoint_url} (GetSessionAction, ListSessionActions, "
+                      "GetTask, GetJob, GetSession and their Batch* forms)")
+
+        progress.phase(3, total, "Deploy", f"stack {options.stack_name} into moto's CloudFormation")
+        t0 = time.monotonic()
+        deployed = deploy_stack(moto, Path(options.cdk_out), options.stack_name)
+        timings["deploy"] = time.monotonic() - t0
+        functions = deployed.logical_ids("AWS::Lambda::Function")
+        if len(functions) != 1:
+            raise DeployError(f"expected one Lambda function in the stack, found {functions}")
+        function_id = functions[0]
+        code_check = check_function_code(deployed, moto, function_id)
+        async_config = async_invoke_config(deployed, moto, function_id)
+        progress.deployed(deployed, code_check, async_config)
+
+        runtime = stack.enter_context(FunctionRuntime(
+            moto, deployed.physical_id(function_id), deadline_endpoint=standin.endpoint_url,
+            log_path=workdir / "function.log", extra_sys_path=[str(LAMBDA_SRC)],
+        ))
+        bus = EventBus(moto, runtime, async_config=async_config)
+        if not bus.function_rules():
+            raise DeployError("no deployed EventBridge rule targets the function")
+        recorder = PublishRecorder()
+        _record_function_publishes(recorder)
+        observer = Observer(moto, topic_arn=_output(deployed, "TopicArn"), table_name=_output(deployed, "TableName"),
+                            dead_letter_queue_url=deployed.outputs.get("DeadLetterQueueUrl"), published=recorder)
+        progress.runtime(runtime, bus, observer)
+
+        progress.phase(4, total, "Play", scenario.name)
+        t0 = time.monotonic()
+        player = Player(scenario, bus, standin, farm, clock)
+        relay = _Relay(progress, observer, player.labels)
+        player.listener = relay
+        progress.job(player)
+        play = player.play()
+        timings["play"] = time.monotonic() - t0
+        progress.played(play, standin)
+
+        progress.phase(5, total, "WaitForSessionAction",
+                       "moto's Step Functions interpreter runs the deployed definition; its Lambda step gets the "
+                       "real handler's answer, queued as moto's lambda-simple response (moto runs no Lambda code "
+                       "without Docker)")
+        t0 = time.monotonic()
+        runs: List[StateMachineRun] = []
+        if scenario.state_machine:
+            runner = StateMachineRunner(moto, runtime, _output(deployed, "StateMachineArn"))
+            for n, spec in enumerate(scenario.state_machine, 1):
+                label = spec["action"]
+                if label not in player.actions:
+                    raise DeployError(f"stateMachine[{n - 1}]: no action {label!r} in the scenario")
+                ref = farm.session_action_ref(player.actions[label])
+                name = re.sub(r"[^A-Za-z0-9_-]", "-", f"demo-{n}-{label}")
+                run = runner.run(ref, label=label, name=name)
+                runs.append(run)
+                progress.state_machine_run(run)
+        timings["state_machine"] = time.monotonic() - t0
+        late_mail = observer.drain()
+        if late_mail:
+            progress.mail(late_mail, player.labels)
+
+        rows = observer.rows()
+        for row in rows:
+            row["label"] = player.labels.get(row.get("sessionActionId", ""))
+        dead_letters = observer.dead_letters()
+        throttled = sum(n for (op, code), n in standin.faults.injected.items() if code == "ThrottlingException")
+        result = DemoResult(
+            scenario=scenario,
+            options=options,
+            workdir=workdir,
+            moto={"endpoint": moto.endpoint, "pid": moto.pid, "account": account, "region": region,
+                  "log": str(workdir / "moto-server.log")},
+            standin_endpoint=standin.endpoint_url,
+            deployed=deployed,
+            code_check=code_check,
+            function={"name": runtime.function_name, "arn": runtime.function_arn, "log": str(runtime.log_path),
+                      "environment": runtime.function_environment, "local": runtime.local_environment,
+                      "service": runtime.service_environment},
+            async_config=async_config,
+            rules=[{"name": r.name, "pattern": r.pattern, "state": r.state} for r in bus.function_rules()],
+            ids={"farmId": player.job.farm_id, "queueId": player.job.queue_id, "jobId": player.job.job_id,
+                 "jobName": player.job.name},
+            play=play,
+            labels=dict(player.labels),
+            rows=rows,
+            notifications=list(observer.received),
+            state_machine_runs=runs,
+            dead_letters=dead_letters,
+            throttled=throttled,
+            standin_calls=dict(standin.calls),
+            invocations=len(runtime.invocations),
+            timings=timings,
+        )
+        result.checks = evaluate(result)
+        timings["total"] = time.monotonic() - started
+        if on_ready is not None:
+            on_ready(result)
+    return result
+
+
+def _moto_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("moto")
+    except Exception:
+        return "?"

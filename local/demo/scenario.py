@@ -1,0 +1,458 @@
+"""Scenario files (``local/scenarios/*.json``) and the player that acts them out on the simulated farm.
+
+A scenario is data: a job, a timeline of what happens on the farm and when EventBridge delivers the
+events, the state machine runs to make, and what must be true at the end. Format::
+
+    {
+      "name": "...", "description": "...", "seed": 42,
+      "job": {"name": "shot-042", "step": "Render", "frames": "1-12", "priority": 70,
+              "parameters": {"Scene": {"path": "/mnt/.../scene.blend"}},   # added to every task
+              "environment": "Blender-4.2",                                 # the job environment's name
+              "queue": "Lighting"},
+      "timeline": [ {"op": ..., ..., "say": "optional progress line"}, ... ],
+      "stateMachine": [ {"action": "frame-1", "expect": {"status": "SUCCEEDED"}}, ... ],
+      "expect": { ... see local/demo/checks.py ... }
+    }
+
+Session actions get labels the expectations refer to: ``frame-7`` (first run of frame 7), ``frame-7#2``
+(its second run), ``enter@A`` / ``exit@A`` (session A's environment enter / exit).
+
+Timeline operations (``minutes`` is farm time; the farm's clock only moves when told):
+
+``session``  ``name``: a session on a new worker.
+``enter``    ``session``, ``status`` (SUCCEEDED), ``minutes`` (1), ``queue`` (frames assigned behind the
+             enter), ``exitCode``, ``message``: enter the job environment. FAILED ends every later action
+             of the session NEVER_ATTEMPTED (their tasks FAIL), as Deadline Cloud does.
+``render``   ``session``, ``frames``, ``status`` (SUCCEEDED), ``minutes`` (per frame), ``exitCode``,
+             ``progress``, ``message``: run each frame start to end.
+``start``    ``session``, ``frame``, ``minutes`` (0): the frame starts (RUNNING) and is left running.
+``finish``   ``frame``, ``status``, ``minutes``, ``exitCode``, ``progress``, ``message``: end its running action.
+``cancel``   ``frame``: someone cancels the running frame (CANCELING, then CANCELED).
+``reclaim``  ``session``: the worker is reclaimed: running actions RECLAIMING, then RECLAIMED; session ends.
+``exit``     ``session``: exit the job environment (SUCCEEDED).
+``end``      ``session``: the session ends.
+``deliver``  EventBridge delivers every event emitted so far, in order (except held ones).
+``hold``     ``action``, ``runStatus``: keep that task event back (EventBridge is late with it).
+``release``  deliver the held events now, late (after everything delivered since).
+``redeliver`` ``action``, ``runStatus``: deliver an already delivered event again (same id: a duplicate).
+``throttle`` ``rate`` (0..1) [``operation`` ("*")]: the Deadline Cloud stand-in throttles that share of
+             calls; or ``burst``: {``operation``, ``count``}: the next ``count`` calls are throttled.
+Events still pending or held when the timeline ends are delivered then.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from local.deadline_farm import (
+    DeadlineStandIn,
+    ManualClock,
+    RenderFarm,
+    job_environment_id,
+)
+from local.moto_stack.eventbridge import Delivery, EventBus
+
+OPS = {
+    "session": {"name"},
+    "enter": {"session"},
+    "render": {"session", "frames"},
+    "start": {"session", "frame"},
+    "finish": {"frame", "status"},
+    "cancel": {"frame"},
+    "reclaim": {"session"},
+    "exit": {"session"},
+    "end": {"session"},
+    "deliver": set(),
+    "hold": {"action", "runStatus"},
+    "release": set(),
+    "redeliver": {"action", "runStatus"},
+    "throttle": set(),
+}
+TERMINAL = {"SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED", "NEVER_ATTEMPTED", "RECLAIMED"}
+
+
+class ScenarioError(ValueError):
+    """The scenario file is malformed (the message names the file and the step)."""
+
+
+def parse_frames(spec: Any) -> List[int]:
+    """``"1-12"``, ``"1-4,7"``, ``[5, 6]`` or ``7`` -> a list of frame numbers."""
+    if isinstance(spec, int):
+        return [spec]
+    if isinstance(spec, list) and all(isinstance(x, int) for x in spec):
+        return list(spec)
+    if isinstance(spec, str):
+        frames: List[int] = []
+        for part in spec.split(","):
+            part = part.strip()
+            if "-" in part:
+                first, last = (int(x) for x in part.split("-", 1))
+                frames.extend(range(first, last + 1))
+            elif part:
+                frames.append(int(part))
+        return frames
+    raise ScenarioError(f"frames must be like '1-12', '1-4,7' or a list of numbers, not {spec!r}")
+
+
+@dataclass
+class Scenario:
+    path: Path
+    name: str
+    description: str
+    seed: Any
+    job: Dict[str, Any]
+    timeline: List[Dict[str, Any]]
+    state_machine: List[Dict[str, Any]]
+    expect: Dict[str, Any]
+
+    @property
+    def frames(self) -> List[int]:
+        return parse_frames(self.job.get("frames", "1"))
+
+
+def load_scenario(path: Path) -> Scenario:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except ValueError as err:
+        raise ScenarioError(f"{path}: not valid JSON: {err}") from None
+    for key in ("name", "job", "timeline", "expect"):
+        if key not in data:
+            raise ScenarioError(f"{path}: missing {key!r}")
+    frames = parse_frames(data["job"].get("frames", "1"))
+    sessions = set()
+    for i, step in enumerate(data["timeline"]):
+        where = f"{path}: timeline[{i}]"
+        if not isinstance(step, dict):
+            raise ScenarioError(f"{where}: a step is an object")
+        op = step.get("op")
+        if op is None:
+            if set(step) - {"say"}:
+                raise ScenarioError(f"{where}: a step without 'op' may only 'say' something")
+            continue
+        if op not in OPS:
+            raise ScenarioError(f"{where}: unknown op {op!r} (known: {', '.join(sorted(OPS))})")
+        missing = sorted(OPS[op] - set(step))
+        if missing:
+            raise ScenarioError(f"{where}: {op} needs {', '.join(missing)}")
+        for key in ("frames", "frame"):
+            if key in step and not set(parse_frames(step[key])) <= set(frames):
+                raise ScenarioError(f"{where}: frame(s) {step[key]} are not frames of the job")
+        status = step.get("status")
+        if status is not None and status not in TERMINAL:
+            raise ScenarioError(f"{where}: status {status!r} is not a terminal session action status")
+        if op == "session":
+            sessions.add(step["name"])
+        elif "session" in step and step["session"] not in sessions:
+            raise ScenarioError(f"{where}: session {step['session']!r} is not started by an earlier 'session' step")
+    return Scenario(
+        path=path,
+        name=data["name"],
+        description=data.get("description", ""),
+        seed=data.get("seed", 0),
+        job=data["job"],
+        timeline=data["timeline"],
+        state_machine=data.get("stateMachine", []),
+        expect=data["expect"],
+    )
+
+
+# --- the player ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EmittedEvent:
+    event: Dict[str, Any]
+    label: Optional[str]  # the session action the event is about (task events), else None
+
+    @property
+    def detail_type(self) -> str:
+        return self.event["detail-type"]
+
+    @property
+    def run_status(self) -> Optional[str]:
+        return self.event["detail"].get("runStatus")
+
+    def describe(self) -> str:
+        detail = self.event["detail"]
+        if self.detail_type == "Task Run Status Change":
+            return f"{self.label or detail['taskId']}: {detail['previousRunStatus']} -> {detail['runStatus']}"
+        previous, now = detail.get("previousTaskRunStatus"), detail.get("taskRunStatus")
+        return f"{self.detail_type.split(' Run')[0].lower()}: {previous} -> {now}"
+
+
+class Listener:
+    """What the player reports while it plays (the demo prints it; tests may ignore it)."""
+
+    def say(self, text: str) -> None: ...
+    def delivered(self, delivery: Delivery, emitted: EmittedEvent) -> None: ...
+    def delivered_batch(self, deliveries: List[Tuple[Delivery, EmittedEvent]]) -> None: ...
+
+
+@dataclass
+class PlayLog:
+    emitted: List[EmittedEvent] = field(default_factory=list)
+    deliveries: List[Tuple[Delivery, EmittedEvent]] = field(default_factory=list)
+    late: List[Tuple[Delivery, EmittedEvent]] = field(default_factory=list)
+    duplicates: List[Tuple[Delivery, EmittedEvent]] = field(default_factory=list)
+
+
+class Player:
+    def __init__(self, scenario: Scenario, bus: EventBus, standin: DeadlineStandIn, farm: RenderFarm,
+                 clock: ManualClock, listener: Optional[Listener] = None) -> None:
+        self.scenario = scenario
+        self.bus = bus
+        self.standin = standin
+        self.farm = farm
+        self.clock = clock
+        self.listener = listener or Listener()
+        self.log = PlayLog()
+        self.labels: Dict[str, str] = {}  # session action id -> label
+        self.actions: Dict[str, str] = {}  # label -> session action id
+        self.sessions: Dict[str, str] = {}  # name -> session id
+        self._attempts: Dict[int, int] = {}
+        self._pending: List[EmittedEvent] = []
+        self._held: List[EmittedEvent] = []
+        self._delivered: List[EmittedEvent] = []
+        self._build_job()
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _build_job(self) -> None:
+        job = self.scenario.job
+        farm = self.farm.create_farm(job.get("farm", "Demo farm"))
+        queue = self.farm.create_queue(farm.farm_id, job.get("queue", "Renders"))
+        self.fleet = self.farm.create_fleet(farm.farm_id, job.get("fleet", "Render fleet"))
+        extra = job.get("parameters", {})
+        frames = self.scenario.frames
+        self.job = self.farm.create_job(
+            job.get("name", "render"),
+            steps={job.get("step", "Render"): [dict({"Frame": n}, **extra) for n in frames]},
+            priority=int(job.get("priority", 50)),
+            queue_id=queue.queue_id,
+            max_retries_per_task=int(job.get("maxRetriesPerTask", 5)),
+        )
+        self.step = self.job.steps[0]
+        self.task_of_frame = {n: task.task_id for n, task in zip(frames, self.step.tasks)}
+        self.frame_of_task = {v: k for k, v in self.task_of_frame.items()}
+        self.environment_id = job_environment_id(self.job.job_id, job.get("environment", "Render"))
+
+    # -- playing -------------------------------------------------------------------------------
+
+    def play(self) -> PlayLog:
+        for index, step in enumerate(self.scenario.timeline):
+            if step.get("say"):
+                self.listener.say(step["say"])
+            op = step.get("op")
+            if op is None:
+                continue
+            try:
+                getattr(self, f"_op_{op}")(step)
+            except (KeyError, ValueError) as err:
+                raise ScenarioError(f"{self.scenario.path}: timeline[{index}] ({op}): {err}") from None
+            self._collect()
+        if self._pending or self._held:
+            self.listener.say("End of the timeline: EventBridge delivers what it still holds")
+            self._deliver(self._pending + self._held, note="")
+            self._pending, self._held = [], []
+        return self.log
+
+    def label(self, session_action_id: str) -> Optional[str]:
+        return self.labels.get(session_action_id)
+
+    def _name(self, session_action_id: str, label: str) -> None:
+        self.labels[session_action_id] = label
+        self.actions[label] = session_action_id
+
+    def _collect(self) -> None:
+        for event in self.farm.drain_events():
+            label = None
+            if event["detail-type"] == "Task Run Status Change":
+                latest = self.farm.task(event["detail"]["taskId"]).latest_session_action_id
+                label = self.labels.get(latest) if latest else None
+            emitted = EmittedEvent(event, label)
+            self.log.emitted.append(emitted)
+            self._pending.append(emitted)
+
+    # farm operations
+
+    def _session_id(self, name: str) -> str:
+        if name not in self.sessions:
+            raise KeyError(f"no session {name!r} (start it with a 'session' step)")
+        return self.sessions[name]
+
+    def _advance(self, minutes: Any) -> None:
+        if minutes:
+            self.clock.advance(float(minutes) * 60)
+
+    def _add_run(self, session: str, frame: int):
+        task_id = self.task_of_frame[frame]
+        action = self.farm.add_task_run(self._session_id(session), task_id)
+        attempt = self._attempts.get(frame, 0) + 1
+        self._attempts[frame] = attempt
+        self._name(action.session_action_id, f"frame-{frame}" if attempt == 1 else f"frame-{frame}#{attempt}")
+        return action
+
+    def _queued_or_new(self, session: str, frame: int):
+        session_id = self._session_id(session)
+        for action in self.farm.session(session_id).actions:
+            if action.task_id == self.task_of_frame[frame] and action.status == "ASSIGNED":
+                return action
+        return self._add_run(session, frame)
+
+    def _running(self, frame: int):
+        task = self.farm.task(self.task_of_frame[frame])
+        action = self.farm.session_action(task.latest_session_action_id) if task.latest_session_action_id else None
+        if action is None or action.status not in ("RUNNING", "ASSIGNED", "SCHEDULED"):
+            raise ValueError(f"frame {frame} has no running action")
+        return action
+
+    def _end(self, action_id: str, status: str, step: Dict[str, Any], default_exit: Optional[int]) -> None:
+        fields: Dict[str, Any] = {}
+        exit_code = step.get("exitCode", default_exit)
+        if exit_code is not None:
+            fields["process_exit_code"] = int(exit_code)
+        if "progress" in step:
+            fields["progress_percent"] = float(step["progress"])
+        if "message" in step:
+            fields["progress_message"] = step["message"]
+        self.farm.set_session_action_status(action_id, status, **fields)
+
+    def _op_session(self, step: Dict[str, Any]) -> None:
+        session = self.farm.start_session(self.job.job_id, fleet_id=self.fleet.fleet_id)
+        self.sessions[step["name"]] = session.session_id
+
+    def _op_enter(self, step: Dict[str, Any]) -> None:
+        name = step["session"]
+        action = self.farm.add_env_enter(self._session_id(name), self.environment_id)
+        self._name(action.session_action_id, f"enter@{name}")
+        for frame in parse_frames(step.get("queue", [])):
+            self._add_run(name, frame)
+        self.farm.set_session_action_status(action.session_action_id, "RUNNING", progress_percent=0.0)
+        self._advance(step.get("minutes", 1))
+        status = step.get("status", "SUCCEEDED")
+        if status == "FAILED":
+            self.farm.fail_session_action(
+                action.session_action_id,
+                process_exit_code=int(step.get("exitCode", 1)),
+                progress_message=step.get("message"),
+                never_attempt_rest=True,
+            )
+        else:
+            self._end(action.session_action_id, status, step, 0 if status == "SUCCEEDED" else None)
+
+    def _op_render(self, step: Dict[str, Any]) -> None:
+        status = step.get("status", "SUCCEEDED")
+        for frame in parse_frames(step["frames"]):
+            action = self._queued_or_new(step["session"], frame)
+            self.farm.set_session_action_status(action.session_action_id, "RUNNING", progress_percent=0.0)
+            self._advance(step.get("minutes", 5))
+            self._end(action.session_action_id, status, step, {"SUCCEEDED": 0, "FAILED": 1}.get(status))
+
+    def _op_start(self, step: Dict[str, Any]) -> None:
+        action = self._queued_or_new(step["session"], int(step["frame"]))
+        self.farm.set_session_action_status(action.session_action_id, "RUNNING", progress_percent=0.0)
+        self._advance(step.get("minutes", 0))
+
+    def _op_finish(self, step: Dict[str, Any]) -> None:
+        action = self._running(int(step["frame"]))
+        self._advance(step.get("minutes", 5))
+        status = step["status"]
+        self._end(action.session_action_id, status, step, {"SUCCEEDED": 0, "FAILED": 1}.get(status))
+
+    def _op_cancel(self, step: Dict[str, Any]) -> None:
+        action = self._running(int(step["frame"]))
+        self.farm.set_session_action_status(action.session_action_id, "CANCELING")
+        self._advance(step.get("minutes", 0.5))
+        self.farm.set_session_action_status(action.session_action_id, "CANCELED")
+
+    def _op_reclaim(self, step: Dict[str, Any]) -> None:
+        session_id = self._session_id(step["session"])
+        running = [a for a in self.farm.session(session_id).actions if a.status == "RUNNING"]
+        for action in running:
+            self.farm.set_session_action_status(action.session_action_id, "RECLAIMING")
+        self._advance(step.get("minutes", 2))
+        for action in running:
+            self.farm.set_session_action_status(action.session_action_id, "RECLAIMED")
+        self.farm.end_session(session_id)
+
+    def _op_exit(self, step: Dict[str, Any]) -> None:
+        name = step["session"]
+        action = self.farm.add_env_exit(self._session_id(name), self.environment_id)
+        self._name(action.session_action_id, f"exit@{name}")
+        self.farm.set_session_action_status(action.session_action_id, "RUNNING")
+        self._advance(step.get("minutes", 0.2))
+        self.farm.set_session_action_status(action.session_action_id, step.get("status", "SUCCEEDED"),
+                                            process_exit_code=0)
+
+    def _op_end(self, step: Dict[str, Any]) -> None:
+        self.farm.end_session(self._session_id(step["session"]))
+
+    # delivery operations
+
+    def _select(self, events: List[EmittedEvent], step: Dict[str, Any]) -> List[EmittedEvent]:
+        return [e for e in events
+                if e.detail_type == "Task Run Status Change" and e.label == step["action"]
+                and e.run_status == step["runStatus"]]
+
+    def _op_deliver(self, step: Dict[str, Any]) -> None:
+        self._collect()
+        self._deliver(self._pending, note=step.get("note", ""))
+        self._pending = []
+
+    def _op_hold(self, step: Dict[str, Any]) -> None:
+        self._collect()
+        chosen = self._select(self._pending, step)
+        if not chosen:
+            raise ValueError(f"no pending {step['runStatus']} event of {step['action']} to hold")
+        self._held += chosen
+        self._pending = [e for e in self._pending if e not in chosen]
+
+    def _op_release(self, step: Dict[str, Any]) -> None:
+        if not self._held:
+            raise ValueError("nothing is held")
+        self._deliver(self._held, note="late")
+        self._held = []
+
+    def _op_redeliver(self, step: Dict[str, Any]) -> None:
+        chosen = self._select(self._delivered, step)
+        if not chosen:
+            raise ValueError(f"no delivered {step['runStatus']} event of {step['action']} to deliver again")
+        self._deliver(chosen[-1:], note="duplicate")
+
+    def _op_throttle(self, step: Dict[str, Any]) -> None:
+        faults = self.standin.faults
+        if "burst" in step:
+            burst = step["burst"]
+            faults.fail_next(burst.get("operation", "GetTask"), int(burst.get("count", 1)), "ThrottlingException")
+        if "rate" in step:
+            faults.error_rate(step.get("operation", "*"), throttling=float(step["rate"]))
+
+    def _deliver(self, events: List[EmittedEvent], note: str) -> None:
+        batch = []
+        for emitted in events:
+            delivery = self.bus.put(emitted.event, label=emitted.label, note=note)
+            self._delivered.append(emitted)
+            pair = (delivery, emitted)
+            self.log.deliveries.append(pair)
+            if note == "late":
+                self.log.late.append(pair)
+            if note == "duplicate":
+                self.log.duplicates.append(pair)
+            batch.append(pair)
+            self.listener.delivered(delivery, emitted)
+        self.listener.delivered_batch(batch)
+
+
+def demo_clock(now: Optional[datetime] = None) -> ManualClock:
+    """The farm's clock: starts three hours ago (whole minute), one second per reading."""
+    now = now or datetime.now(timezone.utc)
+    start = now.replace(second=0, microsecond=0) - timedelta(hours=3)
+    return ManualClock(start=start)
+
