@@ -13,14 +13,18 @@ from typing import Any, Dict, List, Optional, Protocol
 from .config import Settings
 from .domain.normalise import normalise_session_action
 from .domain.notification import Notification, render_notification
-from .domain.record import RECORD_FIELDS, TERMINAL_STATUSES, Outcome, Record
+from .domain.record import RECORD_FIELDS, Outcome, Record
 from .domain.requests import Request, SessionActionRef, TaskRunChange
 from .adapters.record_store import SaveKind, SaveResult
 from .errors import NotificationError, NotificationPending
 from .observability import Metric, count, logger
 
-#: Task run statuses after which the task's session action must be terminal.
-TERMINAL_TASK_RUN_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "NOT_COMPATIBLE"})
+#: For a task run status that ends a run: the session action statuses of the run it reports.
+ACTION_STATUSES_FOR_RUN_STATUS = {
+    "SUCCEEDED": frozenset({"SUCCEEDED"}),
+    "FAILED": frozenset({"FAILED", "NEVER_ATTEMPTED", "INTERRUPTED"}),
+    "CANCELED": frozenset({"CANCELED", "NEVER_ATTEMPTED"}),
+}
 
 
 class DeadlinePort(Protocol):
@@ -128,18 +132,20 @@ def record_and_notify(
 def _read_for_task(task: TaskRunChange, deadline: DeadlinePort) -> Optional[Dict[str, Any]]:
     """The session action a task event is about.
 
-    Normally the task's latest one. When the event says the task ended but the latest action is not
-    terminal, the task has moved on (a retry was scheduled) since the event: record the newest action
-    that did end instead, so the failure is not lost.
+    Normally the task's latest one. When the event says how the task ended but the latest action ended
+    otherwise, or has not ended, the task has moved on since the event (Deadline retried it, and the
+    retry may even have ended already): record the newest action of the task that ended as the event
+    says instead, so the failure the event reports is not lost.
     """
     latest_id = deadline.latest_session_action_id(task)
     if latest_id is None:
         return None
     ref = SessionActionRef(task.farm_id, task.queue_id, task.job_id, latest_id)
     response = deadline.get_session_action(ref)
-    if task.run_status in TERMINAL_TASK_RUN_STATUSES and response.get("status") not in TERMINAL_STATUSES:
+    expected = ACTION_STATUSES_FOR_RUN_STATUS.get(task.run_status or "")
+    if expected and response.get("status") not in expected:
         for summary in deadline.task_session_actions(task):
-            if summary.get("status") in TERMINAL_STATUSES and summary["sessionActionId"] != latest_id:
+            if summary.get("status") in expected and summary["sessionActionId"] != latest_id:
                 ref = SessionActionRef(task.farm_id, task.queue_id, task.job_id, summary["sessionActionId"])
                 return deadline.get_session_action(ref)
     return response

@@ -126,6 +126,20 @@ def test_task_event_after_the_task_was_retried_records_the_failed_action(farm, i
     assert [m["record"]["sessionActionId"] for m in local_aws.notifications()] == [ids.session_action_id]
 
 
+def test_late_failed_event_after_the_retry_already_succeeded_records_the_failure(farm, invoke, local_aws):
+    """The retry ended too (SUCCEEDED) before the first attempt's FAILED event arrived."""
+    ids = farm.task_action(status="FAILED", exit_code=139)
+    retry = farm.retry_task(ids)
+    farm.farm.set_session_action_status(retry.session_action_id, "SUCCEEDED", process_exit_code=0)
+    invoke(farm.task_event(ids, "SUCCEEDED"))
+
+    result = invoke(farm.task_event(ids, "FAILED"))  # the late one
+
+    assert (result["sessionActionId"], result["status"]) == (ids.session_action_id, "FAILED")
+    published = sorted((m["record"]["sessionActionId"], m["record"]["status"]) for m in local_aws.notifications())
+    assert published == sorted([(ids.session_action_id, "FAILED"), (retry.session_action_id, "SUCCEEDED")])
+
+
 # --- repetition and order -----------------------------------------------------------------------
 
 
