@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt lambda_src/requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup test synth demo bench clean
+.PHONY: setup test synth demo bench scan clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -30,5 +30,15 @@ demo: setup
 bench: setup
 	$(PY) -m benchmarks.run
 
+.venv-checkov/.installed:
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
+	touch $@
+
+# checkov on the synthesised template, in its own virtualenv (findings and reasons: docs/hardening.md)
+scan: setup .venv-checkov/.installed
+	rm -rf .build/scan && CDK_OUTDIR=.build/scan $(PY) app.py
+	.venv-checkov/bin/checkov -f .build/scan/DeadlineSessionWatch.template.json --framework cloudformation --skip-download --compact
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov node_modules cdk.out .pytest_cache .hypothesis

@@ -1,0 +1,22 @@
+"""Benchmarks of Deadline Session Watch (issue 5): ``python -m benchmarks.run`` (``make bench``).
+
+Every benchmark runs against local stand-ins only: the project's Deadline Cloud stand-in
+(``local.deadline_farm``) and moto's server, both on 127.0.0.1. Nothing reaches AWS.
+
+Modules (each also runs alone, ``python -m benchmarks.<module>``, and prints its figures as JSON):
+
+* ``cold_start``      importing the handler vs ``import boto3``, and a fresh process's first event vs the
+                      minimal baseline handler's (median of fresh processes), plus the observability
+                      variants (X-Ray SDK, auto-patching) measured side by side;
+* ``warm_cost``       warm per-event cost of the handler vs the baseline handler, same stand-ins, same run;
+                      microseconds of the function's own CPU per event (normalise + render + log);
+* ``calls_per_event`` AWS requests per event (terminal task event, duplicate delivery);
+* ``burst``           10,000 task events (20 % duplicates, shuffled, 5 % of Deadline calls throttled)
+                      played through the handler in worker processes: nothing lost, one notification per
+                      terminal action, events/s, peak RSS;
+* ``asset``           the zipped function asset's size and the ``python -X importtime`` breakdown.
+
+``run`` runs them all and rewrites ``docs/benchmarks.md``. The shared machinery (moto's server as a child
+process, the Lambda-like interpreter setup, the function worker processes) is in ``common`` and
+``worker``; the minimal baseline handler the issue compares against is ``baseline_handler``.
+"""
