@@ -13,8 +13,8 @@
 * 1,200 generated *wire* answers (JSON bodies) through botocore's own response parser and the Deadline
   reader, i.e. what the function does with what the service sends.
 
-Known gaps the fuzzing found are pinned as strict xfails at the end (they turn into failures when fixed,
-so the exclusion in the strategies can go): see docs/hardening.md.
+Gaps the fuzzing found are tested at the end, now fixed (numbers DynamoDB cannot store, answers botocore
+cannot parse): see docs/hardening.md.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def test_fuzz_invocation_input_is_a_typed_request_or_an_invalid_event_error(even
 
 # --- GetSessionAction answers, as boto3 returns them --------------------------------------------------
 
-#: Float parameter values DynamoDB can store (see the xfail below for the others).
+#: Float parameter values DynamoDB can store (see the gap tests below for the others).
 STORABLE_FLOAT = st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x == 0 or 1e-100 <= abs(x) <= 1e100)
 PARAMETER_VALUE = st.one_of(
     st.builds(lambda v: {"int": v}, st.one_of(st.from_regex(r"-?(0|[1-9][0-9]{0,18})", fullmatch=True), SHORT_TEXT)),
@@ -286,7 +286,7 @@ WIRE_RESPONSE = st.fixed_dictionaries(
 
 
 def _wire_safe(response: Dict[str, Any]) -> bool:
-    """The wire answers botocore parses without crashing (see the xfail below): containers of the right
+    """The wire answers botocore parses without crashing (see the gap tests below): containers of the right
     container type all the way down (numbers and timestamps are drawn well-formed above)."""
     def one_member(union: Any) -> bool:  # botocore refuses a union with no member or several
         return isinstance(union, dict) and sum(v is not None for v in union.values()) == 1
@@ -320,13 +320,9 @@ def test_fuzz_wire_answer_through_botocore_gives_a_record_or_a_typed_error(wire,
     check_record(record)
 
 
-# --- known gaps, pinned (strict: they fail once fixed, so the exclusions above can go) ---------------------
+# --- gaps the fuzzing found, fixed: numbers DynamoDB cannot store, answers botocore cannot parse --------
 
 
-@pytest.mark.xfail(strict=True, reason="numbers outside DynamoDB's range (38 digits, 1e-130..1e126) reach "
-                                       "the record store, whose serialiser raises decimal.Overflow/Rounded "
-                                       "(a bare ArithmeticError) instead of MalformedSessionActionError; "
-                                       "a float task parameter '1e200' is even valid per the API model")
 @pytest.mark.parametrize("response", [
     {"definition": {"taskRun": {"parameters": {"Scale": {"float": "1e200"}}}}},
     {"definition": {"taskRun": {"parameters": {"Scale": {"float": "1e-200"}}}}},
@@ -334,7 +330,7 @@ def test_fuzz_wire_answer_through_botocore_gives_a_record_or_a_typed_error(wire,
     {"definition": {"envEnter": {}}, "progressPercent": 1e300},
     {"definition": {"envEnter": {}}, "progressPercent": 1.1125369292536007e-308},
 ], ids=["float-param-1e200", "float-param-1e-200", "exit-code-10^40", "progress-1e300", "progress-1e-308"])
-def test_known_gap_numbers_dynamodb_cannot_store(response):
+def test_numbers_dynamodb_cannot_store_are_kept_as_text_or_rejected(response):
     response = dict(response, sessionActionId="sessionaction-" + "d" * 32 + "-0", status="FAILED")
     try:
         record = normalise_session_action(response, **IDS)
@@ -343,10 +339,6 @@ def test_known_gap_numbers_dynamodb_cannot_store(response):
     check_record(record)
 
 
-@pytest.mark.xfail(strict=True, reason="botocore's parser raises bare AttributeError/TypeError/ValueError/"
-                                       "RuntimeError/ResponseParserError for answers that break the model, and "
-                                       "the Deadline reader lets them through instead of raising "
-                                       "MalformedSessionActionError")
 @pytest.mark.parametrize("body", [
     {"definition": "taskRun"},
     {"definition": [1]},
@@ -362,7 +354,7 @@ def test_known_gap_numbers_dynamodb_cannot_store(response):
     [1, 2],
 ], ids=["definition-str", "definition-list", "parameters-list", "parameter-str", "two-members", "empty-union",
         "timestamp-text", "timestamp-huge", "manifest-str", "exit-code-text", "progress-list", "body-list"])
-def test_known_gap_wire_answers_botocore_cannot_parse(wire, body):
+def test_wire_answers_botocore_cannot_parse_are_a_typed_error(wire, body):
     if isinstance(body, dict):
         body = dict(body, sessionActionId=REF_OBJ.session_action_id, status="FAILED")
     wire["body"] = json.dumps(body).encode()

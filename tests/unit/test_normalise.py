@@ -322,3 +322,23 @@ def test_any_model_shaped_response_normalises_to_a_complete_json_safe_record(res
     else:
         assert record["durationSeconds"] is None
     json.loads(json.dumps(record, allow_nan=False))
+
+
+def test_progress_message_beyond_the_model_limit_is_cut_with_a_mark():
+    record = normalise_session_action(base({"envEnter": {"environmentId": "J:a:b"}}, progressMessage="x" * 150_000), **IDS)
+    assert len(record["progressMessage"]) == 4096 and record["progressMessage"].endswith("\u2026")
+
+
+@pytest.mark.parametrize("extra, field", [({"processExitCode": 2**31}, "processExitCode"),
+                                          ({"progressPercent": 100.5}, "progressPercent")])
+def test_numbers_outside_the_model_are_rejected(extra, field):
+    with pytest.raises(MalformedSessionActionError) as raised:
+        normalise_session_action(base({"envEnter": {"environmentId": "J:a:b"}}, **extra), **IDS)
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize("member, wire", [("float", "1e200"), ("float", "1e-200"), ("int", "1" * 40)])
+def test_parameter_numbers_dynamodb_cannot_hold_keep_their_text(member, wire):
+    record = normalise_session_action(
+        base({"taskRun": {"stepId": "step-" + "e" * 32, "parameters": {"P": {member: wire}}}}), **IDS)
+    assert record["parameters"] == {"P": wire} and record["parameterTypes"] == {"P": member}

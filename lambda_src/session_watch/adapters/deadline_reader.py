@@ -12,6 +12,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from botocore.parsers import ResponseParserError
+
 from ..domain.requests import SessionActionRef, TaskRunChange
 from ..errors import (
     DeadlineAccessDenied,
@@ -46,6 +48,11 @@ def _deadline_call(operation: str) -> Iterator[None]:
         if cls is None:
             cls = DeadlineUnavailable if status >= 500 else DeadlineError
         raise cls(operation, code, message) from None
+    except (ResponseParserError, AttributeError, TypeError, ValueError, RuntimeError) as err:
+        # botocore's parser meets an answer that breaks the API model: name it, never a bare error.
+        raise MalformedSessionActionError(
+            f"{operation} response", f"does not fit the API model ({type(err).__name__})"
+        ) from None
     except (BotoConnectionError, ReadTimeoutError) as err:
         raise DeadlineUnavailable(operation, type(err).__name__, str(err)) from None
     except BotoCoreError as err:

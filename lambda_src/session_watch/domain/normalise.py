@@ -55,9 +55,9 @@ def normalise_session_action(
         endedAt=_iso(ended),
         workerUpdatedAt=_iso(_timestamp(response, "workerUpdatedAt")),
         durationSeconds=duration,
-        processExitCode=_optional_int(response, "processExitCode"),
-        progressPercent=_optional_float(response, "progressPercent"),
-        progressMessage=_optional_str(response, "progressMessage"),
+        processExitCode=_exit_code(response),
+        progressPercent=_percent(response),
+        progressMessage=_message(response),
         manifests=_manifests(response.get("manifests")),
         acquiredLimits=_acquired_limits(response.get("acquiredLimits")),
     )
@@ -132,20 +132,57 @@ def _parameter_value(union: Any, where: str) -> Tuple[str, Any]:
         raise MalformedSessionActionError(f"{where}.{member}", "is not a string")
     if member == "int":
         try:
-            return member, int(raw.strip())
+            value = int(raw.strip())
         except ValueError:
             raise MalformedSessionActionError(f"{where}.int", "is not a whole number") from None
+        # Beyond 38 digits DynamoDB has no number for it: keep the wire text.
+        return member, value if abs(value) < 10**38 else raw.strip()
     if member == "float":
         try:
             value = float(raw.strip())
         except ValueError:
             raise MalformedSessionActionError(f"{where}.float", "is not a number") from None
-        if not math.isfinite(value):
-            # JSON and DynamoDB have no NaN/Infinity: keep the wire text.
+        if not _storable_number(value):
+            # JSON and DynamoDB have no NaN/Infinity, DynamoDB no number beyond 1e-130..1e126: keep the text.
             return member, raw.strip()
         return member, value
     # string, path, chunkInt ("1-10", "1,3,7") and any member a newer SDK knows: keep the text.
     return member, raw
+
+
+# --- bounded fields (the API model's limits; DynamoDB and SNS need them held) ---------------------
+
+INT32 = (-(2**31), 2**31 - 1)
+MESSAGE_LIMIT = 4096  # progressMessage, characters
+
+
+def _storable_number(value: float) -> bool:
+    return math.isfinite(value) and (value == 0 or 1e-130 < abs(value) < 1e126)
+
+
+def _exit_code(response: Mapping[str, Any]) -> Optional[int]:
+    value = _optional_int(response, "processExitCode")
+    if value is not None and not INT32[0] <= value <= INT32[1]:
+        raise MalformedSessionActionError("processExitCode", "is outside the 32-bit range")
+    return value
+
+
+def _percent(response: Mapping[str, Any]) -> Optional[float]:
+    value = _optional_float(response, "progressPercent")
+    if value is not None and not 0.0 <= value <= 100.0:
+        raise MalformedSessionActionError("progressPercent", "is outside 0..100")
+    if value is not None and not _storable_number(value):
+        value = 0.0  # a subnormal speck of progress: DynamoDB cannot hold it
+    return value
+
+
+def _message(response: Mapping[str, Any]) -> Optional[str]:
+    """The model allows 4,096 characters; a longer one is cut (with a mark) so that the record and the
+    notification stay within DynamoDB's and SNS's limits instead of failing on every retry."""
+    value = _optional_str(response, "progressMessage")
+    if value is not None and len(value) > MESSAGE_LIMIT:
+        value = value[: MESSAGE_LIMIT - 1] + "\u2026"
+    return value
 
 
 # --- scalar fields -----------------------------------------------------------------------------
