@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
+from local.offline_aws import isolate_from_aws, offline_environment
+
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA_SRC = REPO / "lambda_src"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -45,22 +47,11 @@ ACCOUNT = "123456789012"
 
 #: Credentials and endpoints no real AWS account answers: every client without a local endpoint
 #: goes to a closed local port.
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+FAKE_AWS = offline_environment(REGION)
 
 
 def apply_fake_aws() -> None:
-    for key in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        os.environ.pop(key, None)
-    os.environ.update(FAKE_AWS)
+    isolate_from_aws(REGION)
 
 
 # --- the function's tree ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..offline_aws import FAKE_CREDENTIALS
 from .farm import RenderFarm, ResourceNotFound
 
 API_VERSION = "2023-10-12"
@@ -836,9 +837,7 @@ class DeadlineStandIn:
         return {
             "AWS_ENDPOINT_URL_DEADLINE": self.endpoint_url,
             "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
+            **FAKE_CREDENTIALS,
             "AWS_DEFAULT_REGION": region,
             "AWS_REGION": region,
             "AWS_EC2_METADATA_DISABLED": "true",

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import List, Optional
 
+from ..offline_aws import FAKE_CREDENTIALS, isolate_from_aws
 from .report import TextProgress, as_json, print_summary
 from .run import DEFAULT_SCENARIO, DEFAULT_STACK, REPO_ROOT, DemoOptions, DemoResult, run_demo
 
@@ -19,17 +20,7 @@ from .run import DEFAULT_SCENARIO, DEFAULT_STACK, REPO_ROOT, DemoOptions, DemoRe
 def _fake_aws_environment() -> None:
     """Nothing in this process may reach AWS: fake credentials, and any client not given a local endpoint
     goes to a closed local port (the function gets moto's endpoint while it runs)."""
-    for key in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
-        os.environ.pop(key, None)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing",
-        AWS_ENDPOINT_URL="http://127.0.0.1:9",
-        AWS_EC2_METADATA_DISABLED="true",
-    )
+    isolate_from_aws()
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
@@ -42,8 +33,8 @@ def _wait_for_ctrl_c(result: DemoResult, out) -> None:
         "AWS_ENDPOINT_URL": result.moto["endpoint"],
         "AWS_ENDPOINT_URL_DEADLINE": result.standin_endpoint,
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         "AWS_REGION": result.moto["region"],
     }
     outputs = result.deployed.outputs

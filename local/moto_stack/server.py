@@ -26,11 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
+from ..offline_aws import FAKE_CREDENTIALS  # noqa: F401  (re-exported for moto_stack.runtime)
 
 
 class MotoServerError(RuntimeError):

@@ -11,19 +11,14 @@ from typing import Any, Dict, List, Optional
 import boto3
 import requests
 
+from local.offline_aws import isolate_from_aws
+
 REGION = "us-west-2"
 ACCOUNT = "123456789012"  # moto's default account
 
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    # Any client not pointed at a local endpoint goes to a closed local port, never to AWS.
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
-    "AWS_EC2_METADATA_DISABLED": "true",
+#: What the tests run under: no way to real AWS (local.offline_aws), Powertools as the stack sets it
+#: (tracing off outside Lambda).
+POWERTOOLS = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "session-watch",
     "POWERTOOLS_METRICS_NAMESPACE": "DeadlineSessionWatch",
@@ -141,6 +136,4 @@ class LambdaContext:
 
 
 def apply_fake_credentials() -> None:
-    for key in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        os.environ.pop(key, None)
-    os.environ.update(FAKE_CREDENTIALS)
+    isolate_from_aws(REGION, **POWERTOOLS)
