@@ -15,6 +15,11 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 DEFAULT_RETENTION_DAYS = 90
+NOTIFY_MODES = ("each", "digest")
+DEFAULT_NOTIFY_MODE = "digest"
+_QUEUE_URL = re.compile(r"^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9_./-]*)?/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+_MONITOR_URL = re.compile(r"^https://[^\s]{1,2000}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,19 @@ class Settings:
     topic_arn: str
     notify_statuses: FrozenSet[str]
     retention_days: int
+    notify_mode: str = DEFAULT_NOTIFY_MODE
+    digest_window_seconds: int = 60
+    digest_sample_size: int = 10
+    digest_table_name: Optional[str] = None
+    digest_queue_url: Optional[str] = None
+    monitor_url: Optional[str] = None
+    enrichment_calls_per_job_window: int = 1
+    region: Optional[str] = None
+    partition: str = "aws"
+
+    @property
+    def digest(self) -> bool:
+        return self.notify_mode == "digest"
 
 
 def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
@@ -64,7 +82,51 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
     if not 1 <= retention_days <= 3650:
         raise ConfigurationError("RECORD_RETENTION_DAYS", f"{retention_days} is outside 1..3650")
 
-    return Settings(table_name, topic_arn, statuses, retention_days)
+    mode = (env.get("NOTIFY_MODE", "").strip().lower() or DEFAULT_NOTIFY_MODE)
+    if mode not in NOTIFY_MODES:
+        raise ConfigurationError("NOTIFY_MODE", f"{mode!r} is not one of {', '.join(NOTIFY_MODES)}")
+    window = _int(env, "DIGEST_WINDOW_SECONDS", 60, 10, 840)
+    sample = _int(env, "DIGEST_SAMPLE_SIZE", 10, 1, 50)
+    calls = _int(env, "ENRICHMENT_CALLS_PER_JOB_WINDOW", 1, 1, 100)
+
+    digest_table = env.get("DIGEST_TABLE_NAME", "").strip() or None
+    if digest_table and not _TABLE_NAME.match(digest_table):
+        raise ConfigurationError("DIGEST_TABLE_NAME", f"{digest_table!r} is not a valid DynamoDB table name")
+    digest_queue = env.get("DIGEST_QUEUE_URL", "").strip() or None
+    if digest_queue and not _QUEUE_URL.match(digest_queue):
+        raise ConfigurationError("DIGEST_QUEUE_URL", f"{digest_queue!r} is not an SQS queue URL")
+    if mode == "digest":
+        if not digest_table:
+            raise ConfigurationError("DIGEST_TABLE_NAME", "is not set; digest mode needs the digest table")
+        if not digest_queue:
+            raise ConfigurationError("DIGEST_QUEUE_URL", "is not set; digest mode needs the digest queue")
+
+    monitor = env.get("MONITOR_URL", "").strip() or None
+    if monitor and not _MONITOR_URL.match(monitor):
+        raise ConfigurationError("MONITOR_URL", f"{monitor[:80]!r} is not an https URL")
+
+    region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
+    if region and not _REGION.match(region):
+        region = None  # only used for console links: a link we cannot build is left out
+    partition = topic_arn.split(":", 2)[1]
+
+    return Settings(
+        table_name, topic_arn, statuses, retention_days,
+        notify_mode=mode, digest_window_seconds=window, digest_sample_size=sample,
+        digest_table_name=digest_table, digest_queue_url=digest_queue, monitor_url=monitor,
+        enrichment_calls_per_job_window=calls, region=region, partition=partition,
+    )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(name, f"{raw[:40]!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigurationError(name, f"{value} is outside {low}..{high}")
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -102,6 +102,12 @@ class NotificationError(SessionWatchError):
     retryable = True
 
 
+class DigestScheduleError(SessionWatchError):
+    """The digest flush could not be put on the digest queue after retries. A retry schedules it."""
+
+    retryable = True
+
+
 class NotificationPending(SessionWatchError):
     """Another invocation holds the publishing lease for this (session action, status).
 
@@ -119,4 +125,5 @@ RETRYABLE_ERROR_NAMES = (
     "RecordStoreError",
     "NotificationError",
     "NotificationPending",
+    "DigestScheduleError",
 )

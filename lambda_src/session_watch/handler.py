@@ -11,10 +11,13 @@ from typing import Any, Dict
 
 from .adapters import clients
 from .adapters.deadline_reader import DeadlineReader
+from .adapters.digest_ledger import DigestLedger, DigestQueue
 from .adapters.notifier import Notifier
 from .adapters.record_store import RecordStore
+from .batch import process_batch
 from .config import Settings, get_settings
-from .domain.requests import parse_invocation
+from .domain.requests import is_sqs_batch, parse_invocation
+from .enricher import Enricher
 from .observability import logger, metrics, tracer
 from .service import Ports, process
 
@@ -24,11 +27,26 @@ LEASE_MARGIN_SECONDS = 1.0
 
 @lru_cache(maxsize=1)
 def _ports(settings: Settings) -> Ports:
+    deadline = DeadlineReader(clients.client("deadline"))
     return Ports(
-        deadline=DeadlineReader(clients.client("deadline")),
+        deadline=deadline,
         records=RecordStore(clients.client("dynamodb"), settings.table_name),
         notifications=Notifier(clients.client("sns"), settings.topic_arn),
+        enricher=Enricher(deadline, settings),
+        ledger=DigestLedger(clients.client("dynamodb"), settings.digest_table_name)
+        if settings.digest_table_name else None,
+        digest_queue=_LazyQueue(settings.digest_queue_url) if settings.digest_queue_url else None,
     )
+
+
+class _LazyQueue:
+    """The digest queue adapter, with its SQS client made on first use (most invocations never send)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def schedule_flush(self, flush, *, delay_seconds):
+        return DigestQueue(clients.client("sqs"), self._url).schedule_flush(flush, delay_seconds=delay_seconds)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -36,17 +54,14 @@ def _ports(settings: Settings) -> Ports:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: Any, context: Any) -> Dict[str, Any]:
     settings = get_settings()
+    remaining = context.get_remaining_time_in_millis() / 1000.0
+    lease_seconds = max(remaining, 0.0) + LEASE_MARGIN_SECONDS
+    if is_sqs_batch(event):
+        return process_batch(event, _ports(settings), settings, now=time.time(), lease_seconds=lease_seconds)
     request = parse_invocation(event)
     correlation = getattr(request, "event_id", None) or (event.get("id") if isinstance(event, dict) else None)
     logger.set_correlation_id(correlation or getattr(request, "session_action_id", None))
-    remaining = context.get_remaining_time_in_millis() / 1000.0
-    return process(
-        request,
-        _ports(settings),
-        settings,
-        now=time.time(),
-        lease_seconds=max(remaining, 0.0) + LEASE_MARGIN_SECONDS,
-    )
+    return process(request, _ports(settings), settings, now=time.time(), lease_seconds=lease_seconds)
 
 
 def reset_for_tests() -> None:

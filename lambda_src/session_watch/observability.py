@@ -106,6 +106,12 @@ class Metric:
     STALE_IGNORED = "StaleIgnored"
     UNKNOWN_STATUS = "UnknownStatus"
     NO_SESSION_ACTION = "TaskWithoutSessionAction"
+    DIGESTED = "AddedToDigest"
+    DIGESTS_PUBLISHED = "DigestsPublished"
+    JOB_RUN_PUBLISHED = "JobRunMessagesPublished"
+    ENRICHMENT_SKIPPED = "EnrichmentCallsSkipped"
+    ENRICHMENT_FAILED = "EnrichmentCallsFailed"
+    ITEM_FAILURES = "BatchItemFailures"
 
 
 def count(name: str, value: int = 1) -> None:

@@ -1,22 +1,29 @@
-"""The one use case: read a session action, record it, publish it once.
+"""The use cases: record a session action and notify on it (one by one, or in a job's digest), publish
+a job's digest when its window closes, and publish one message when a whole job ends.
 
-Talks to the world only through the ports it is given (a Deadline reader, a record store, a notifier),
-so the same code runs under Lambda, in tests and in the local demo.
+Talks to the world only through the ports it is given (a Deadline reader, a record store, a notifier,
+the digest ledger and queue), so the same code runs under Lambda, in tests and in the local demo.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
 
 from .config import Settings
+from .domain.digest import render_digest, render_job_run
+from .domain.enrichment import monitor_job_url
 from .domain.normalise import normalise_session_action
 from .domain.notification import Notification, render_notification
 from .domain.record import RECORD_FIELDS, Outcome, Record
-from .domain.requests import Request, SessionActionRef, TaskRunChange
+from .domain.requests import DigestFlush, JobRunChange, Request, SessionActionRef, TaskRunChange
+from .adapters.digest_ledger import job_run_key, window_key
 from .adapters.record_store import SaveKind, SaveResult
-from .errors import NotificationError, NotificationPending
+from .errors import ConfigurationError, DigestScheduleError, NotificationError, NotificationPending
 from .observability import Metric, count, logger
 
 #: For a task run status that ends a run: the session action statuses of the run it reports.
@@ -25,6 +32,14 @@ ACTION_STATUSES_FOR_RUN_STATUS = {
     "FAILED": frozenset({"FAILED", "NEVER_ATTEMPTED", "INTERRUPTED"}),
     "CANCELED": frozenset({"CANCELED", "NEVER_ATTEMPTED"}),
 }
+#: Job run statuses that end a job and get one job-level message.
+JOB_END_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
+#: A digest is published this long after its window closes (writes that started inside the window land).
+DIGEST_GRACE_SECONDS = 10
+#: Digest windows spread their records over this many index keys (no hot partition in a burst).
+DIGEST_SHARDS = 8
+#: How long ledger items (windows, job-level messages) are kept.
+LEDGER_RETENTION_SECONDS = 2 * 86400
 
 
 class DeadlinePort(Protocol):
@@ -35,49 +50,114 @@ class DeadlinePort(Protocol):
 
 class RecordPort(Protocol):
     def save(self, record: Record, *, claim_notification: bool, now: float, lease_until: float,
-             expires_at: int, recorded_at: str) -> SaveResult: ...
+             expires_at: int, recorded_at: str, digest_window: Optional[str] = None) -> SaveResult: ...
     def mark_notified(self, record: Record) -> None: ...
+    def mark_notified_many(self, records: List[Record]) -> None: ...
     def release_claim(self, record: Record) -> None: ...
+    def digest_members(self, window_keys: List[str]) -> List[Record]: ...
+    def move_to_digest(self, record: Record, digest_window: str) -> None: ...
 
 
 class NotificationPort(Protocol):
     def publish(self, notification: Notification) -> str: ...
 
 
-@dataclass(frozen=True)
+class EnricherPort(Protocol):
+    def enrich(self, record: Record, *, task_run_status: Optional[str], now: float) -> Record: ...
+    def job(self, farm_id: str, queue_id: str, job_id: str, now: float) -> Tuple[Any, Optional[str]]: ...
+    def root_cause_record(self, session_id: Optional[str]) -> Optional[Record]: ...
+
+
+@dataclass
 class Ports:
     deadline: DeadlinePort
     records: RecordPort
     notifications: NotificationPort
+    enricher: Optional[EnricherPort] = None
+    ledger: Any = None  # DigestLedger: windows and job-level messages (digest mode, job-level messages)
+    digest_queue: Any = None  # DigestQueue: delayed flushes (digest mode)
+    #: Digest windows this execution environment knows are open and scheduled: (jobId, windowStart).
+    open_windows: Set[Tuple[str, int]] = field(default_factory=set)
+    #: Root-cause actions this execution environment has already recorded.
+    recorded_causes: Set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What saving a record led to: the record to return, and whether this invocation must publish it."""
+
+    record: Record
+    publish: bool = False
 
 
 def process(
     request: Request, ports: Ports, settings: Settings, *, now: float, lease_seconds: float
 ) -> Record:
-    """Handle one invocation; return the record (or a skip notice for a task with no session action)."""
+    """Handle one invocation; return the record (or a notice for a skipped task, a digest, a job message)."""
+    if isinstance(request, DigestFlush):
+        return flush_digest(request, ports, settings, now=now, lease_seconds=lease_seconds)
+    if isinstance(request, JobRunChange):
+        return notify_job_run(request, ports, settings, now=now, lease_seconds=lease_seconds)
     if isinstance(request, TaskRunChange):
         response = _read_for_task(request, ports.deadline)
         if response is None:
-            count(Metric.NO_SESSION_ACTION)
-            logger.info(
-                "task has no session action; nothing to record",
-                extra={"jobId": request.job_id, "taskId": request.task_id, "runStatus": request.run_status},
-            )
-            return skipped_result(request)
+            return _no_session_action(request)
         ref = SessionActionRef(request.farm_id, request.queue_id, request.job_id, response["sessionActionId"])
+        run_status = request.run_status
     else:
         ref = request
         response = ports.deadline.get_session_action(ref)
+        run_status = None
 
     record = normalise_session_action(
         response, farm_id=ref.farm_id, queue_id=ref.queue_id, job_id=ref.job_id
     )
-    return record_and_notify(record, ports, settings, now=now, lease_seconds=lease_seconds)
+    record = enrich(record, ports, run_status, now)
+    result = record_and_notify(record, ports, settings, now=now, lease_seconds=lease_seconds)
+    record_root_cause(record, ports, settings, now=now, lease_seconds=lease_seconds)
+    return result
+
+
+def enrich(record: Record, ports: Ports, task_run_status: Optional[str], now: float) -> Record:
+    if ports.enricher is None:
+        return record
+    return ports.enricher.enrich(record, task_run_status=task_run_status, now=now)
+
+
+def record_root_cause(record: Record, ports: Ports, settings: Settings, *, now: float,
+                      lease_seconds: float) -> None:
+    """Record (and notify on) the action that caused this one, once per execution environment.
+
+    Environment enter and exit actions have no event of their own: a failed environment enter reaches
+    the history only this way, as the root cause of the actions it left NEVER_ATTEMPTED.
+    """
+    cause = record.get("rootCause")
+    if ports.enricher is None or not cause or cause.get("sessionActionId") in ports.recorded_causes:
+        return
+    cause_record = ports.enricher.root_cause_record(record.get("sessionId"))
+    if cause_record is None or cause_record["sessionActionId"] == record["sessionActionId"]:
+        return
+    cause_record = enrich(cause_record, ports, None, now)
+    record_and_notify(cause_record, ports, settings, now=now, lease_seconds=lease_seconds)
+    ports.recorded_causes.add(cause_record["sessionActionId"])
+    if len(ports.recorded_causes) > 4096:
+        ports.recorded_causes.clear()
 
 
 def record_and_notify(
     record: Record, ports: Ports, settings: Settings, *, now: float, lease_seconds: float
 ) -> Record:
+    saved = save_record(record, ports, settings, now=now, lease_seconds=lease_seconds)
+    if saved.publish:
+        publish_record(saved.record, ports)
+    return saved.record
+
+
+def save_record(
+    record: Record, ports: Ports, settings: Settings, *, now: float, lease_seconds: float
+) -> Saved:
+    """Write the record; in ``each`` mode claim its publish, in ``digest`` mode add a failure to its
+    job's digest window (the window's flush is scheduled first, so nothing joins an unscheduled window)."""
     outcome = Outcome(record["outcome"])
     if outcome is Outcome.UNKNOWN:
         count(Metric.UNKNOWN_STATUS)
@@ -85,6 +165,16 @@ def record_and_notify(
                        extra=safe_summary(record))
 
     notify = record["status"] in settings.notify_statuses and outcome is not Outcome.UNKNOWN
+    window_start: Optional[int] = None
+    digest_window: Optional[str] = None
+    if settings.digest and notify:
+        if outcome is Outcome.FAILURE:
+            window_start = _window_start(now, settings)
+            ensure_window(record, window_start, ports, settings, now=now)
+            digest_window = digest_window_key(record, window_start)
+        else:
+            notify = False  # digest mode: completions reach people as the job-level message
+
     recorded_at = _iso(now)
     result = ports.records.save(
         record,
@@ -93,6 +183,7 @@ def record_and_notify(
         lease_until=now + lease_seconds,
         expires_at=int(now) + settings.retention_days * 86400,
         recorded_at=recorded_at,
+        digest_window=digest_window,
     )
     summary = safe_summary(record)
 
@@ -100,11 +191,11 @@ def record_and_notify(
         count(Metric.STALE_IGNORED)
         logger.info("stored record is already terminal; older status ignored",
                     extra={**summary, "storedStatus": result.previous_status})
-        return result.stored or record
+        return Saved(result.stored or record)
     if result.kind is SaveKind.DUPLICATE:
         count(Metric.DEDUPLICATED)
         logger.info("status already published; duplicate delivery ignored", extra=summary)
-        return record
+        return Saved(record)
     if result.kind is SaveKind.PENDING:
         raise NotificationPending(
             f"{record['jobId']}/{record['sessionActionId']} status {record['status']}: "
@@ -115,18 +206,193 @@ def record_and_notify(
     if record["terminal"] and result.previous_status != record["status"]:
         count(Metric.FAILURES if outcome is Outcome.FAILURE else Metric.COMPLETIONS)
 
+    if result.kind is SaveKind.CLAIMED and digest_window is not None and window_start is not None:
+        count(Metric.DIGESTED)
+        _check_late_join(record, window_start, ports, settings)
+        logger.info("recorded; added to the job's digest", extra={**summary, "windowStart": window_start})
+        return Saved(record)
     if result.kind is SaveKind.CLAIMED:
+        return Saved(record, publish=True)
+    logger.info("recorded", extra=summary)
+    return Saved(record)
+
+
+def publish_record(record: Record, ports: Ports) -> None:
+    """Publish a claimed record's notification, then remember it (or free the claim for a retry)."""
+    try:
+        message_id = ports.notifications.publish(render_notification(record))
+    except NotificationError:
+        ports.records.release_claim(record)
+        raise
+    ports.records.mark_notified(record)
+    count(Metric.PUBLISHED)
+    logger.info("recorded and published", extra={**safe_summary(record), "messageId": message_id})
+
+
+# --- digests -------------------------------------------------------------------------------------
+
+
+def _window_start(now: float, settings: Settings) -> int:
+    window = settings.digest_window_seconds
+    return int(now // window) * window
+
+
+def digest_window_key(record: Record, window_start: int) -> str:
+    """The ``byDigestWindow`` index key of a record in a window (one of ``DIGEST_SHARDS`` per window)."""
+    digest = hashlib.sha256(record["sessionActionId"].encode("ascii", "replace")).digest()
+    return f"{record['jobId']}#{window_start}#{digest[0] % DIGEST_SHARDS}"
+
+
+def ensure_window(record: Record, window_start: int, ports: Ports, settings: Settings, *, now: float) -> None:
+    """Make sure the job's window exists in the ledger and its flush is on the digest queue."""
+    key = (record["jobId"], window_start)
+    if key in ports.open_windows:
+        return
+    if ports.ledger is None or ports.digest_queue is None:
+        raise ConfigurationError("DIGEST_TABLE_NAME", "digest mode needs the digest table and queue")
+    window_end = window_start + settings.digest_window_seconds
+    flush_at = window_end + DIGEST_GRACE_SECONDS
+    created = ports.ledger.open_window(
+        record["jobId"], window_start, flush_at=flush_at, expires_at=int(now) + LEDGER_RETENTION_SECONDS
+    )
+    if created:
+        flush = {"farmId": record["farmId"], "queueId": record["queueId"], "jobId": record["jobId"],
+                 "windowStart": window_start}
         try:
-            message_id = ports.notifications.publish(render_notification(record))
-        except NotificationError:
-            ports.records.release_claim(record)
+            ports.digest_queue.schedule_flush(flush, delay_seconds=flush_at - now)
+        except DigestScheduleError:
+            ports.ledger.forget_window(record["jobId"], window_start)
             raise
-        ports.records.mark_notified(record)
-        count(Metric.PUBLISHED)
-        logger.info("recorded and published", extra={**summary, "messageId": message_id})
-    else:
-        logger.info("recorded", extra=summary)
-    return record
+        logger.info("digest window opened", extra={"jobId": record["jobId"], "windowStart": window_start,
+                                                   "flushInSeconds": round(flush_at - now, 1)})
+    ports.open_windows.add(key)
+    if len(ports.open_windows) > 4096:
+        ports.open_windows.clear()
+
+
+def _check_late_join(record: Record, window_start: int, ports: Ports, settings: Settings) -> None:
+    """A write that ended after its window closed may have missed the flush: move it to the open window."""
+    now = time.time()
+    if now < window_start + settings.digest_window_seconds:
+        return
+    state = ports.ledger.state(record["jobId"], window_key(window_start))
+    if state.state not in ("publishing", "published"):
+        return
+    later = _window_start(now, settings)
+    ensure_window(record, later, ports, settings, now=now)
+    ports.records.move_to_digest(record, digest_window_key(record, later))
+    logger.info("late for its digest window; moved to the next one",
+                extra={**safe_summary(record), "windowStart": later})
+
+
+def flush_digest(
+    flush: DigestFlush, ports: Ports, settings: Settings, *, now: float, lease_seconds: float
+) -> Dict[str, Any]:
+    """Publish one message for the failures of a job's window (once, whoever delivers the flush)."""
+    if ports.ledger is None:
+        raise ConfigurationError("DIGEST_TABLE_NAME", "is not set; a digest flush needs the digest table")
+    key = window_key(flush.window_start)
+    result: Dict[str, Any] = {"digest": {"jobId": flush.job_id, "windowStart": flush.window_start}}
+    if not ports.ledger.begin(flush.job_id, key, now=now, lease_until=now + lease_seconds,
+                              expires_at=int(now) + LEDGER_RETENTION_SECONDS):
+        if ports.ledger.state(flush.job_id, key).state == "published":
+            count(Metric.DEDUPLICATED)
+            result["digest"]["status"] = "already published"
+            return result
+        raise NotificationPending(f"digest {flush.job_id} window {flush.window_start}: another flush is publishing it")
+
+    keys = [f"{flush.job_id}#{flush.window_start}#{shard}" for shard in range(DIGEST_SHARDS)]
+    members = ports.records.digest_members(keys)
+    if not members:
+        ports.ledger.finish(flush.job_id, key, published_count=0, message_id="")
+        result["digest"].update(status="empty", failures=0)
+        return result
+
+    missing: List[str] = []
+    job = None
+    if ports.enricher is not None:
+        job, why = ports.enricher.job(flush.farm_id, flush.queue_id, flush.job_id, now)
+        if why:
+            missing.append(why)
+    notification = render_digest(
+        members, window_start=flush.window_start, window_seconds=settings.digest_window_seconds,
+        sample_size=settings.digest_sample_size, job=job,
+        monitor_url=monitor_job_url(settings.monitor_url, flush.farm_id, flush.queue_id, flush.job_id),
+        missing=missing,
+    )
+    try:
+        message_id = ports.notifications.publish(notification)
+    except NotificationError:
+        ports.ledger.release(flush.job_id, key)
+        raise
+    ports.ledger.finish(flush.job_id, key, published_count=len(members), message_id=message_id)
+    count(Metric.DIGESTS_PUBLISHED)
+    count(Metric.PUBLISHED)
+    logger.info("digest published", extra={"jobId": flush.job_id, "windowStart": flush.window_start,
+                                            "failures": len(members), "messageId": message_id})
+    result["digest"].update(status="published", failures=len(members), messageId=message_id)
+    return result
+
+
+# --- whole jobs ------------------------------------------------------------------------------------
+
+
+def notify_job_run(
+    change: JobRunChange, ports: Ports, settings: Settings, *, now: float, lease_seconds: float
+) -> Dict[str, Any]:
+    """One message when a whole job ends (SUCCEEDED, FAILED, CANCELED), with its task-run counts."""
+    result: Dict[str, Any] = {"jobRun": {"jobId": change.job_id, "taskRunStatus": change.task_run_status}}
+    if change.task_run_status not in JOB_END_STATUSES or change.task_run_status not in settings.notify_statuses:
+        result["jobRun"]["status"] = "not notified"
+        return result
+    if ports.ledger is None:
+        raise ConfigurationError("DIGEST_TABLE_NAME", "is not set; job-level messages need the digest table")
+    counts = json.dumps(change.task_run_status_counts, sort_keys=True, separators=(",", ":"))
+    key = job_run_key(change.task_run_status, hashlib.sha256(counts.encode()).hexdigest()[:16])
+    if not ports.ledger.begin(change.job_id, key, now=now, lease_until=now + lease_seconds,
+                              expires_at=int(now) + LEDGER_RETENTION_SECONDS):
+        if ports.ledger.state(change.job_id, key).state == "published":
+            count(Metric.DEDUPLICATED)
+            result["jobRun"]["status"] = "already published"
+            return result
+        raise NotificationPending(f"job {change.job_id} {change.task_run_status}: another invocation is publishing it")
+
+    missing: List[str] = []
+    job = None
+    if ports.enricher is not None:
+        job, why = ports.enricher.job(change.farm_id, change.queue_id, change.job_id, now)
+        if why:
+            missing.append(why)
+    notification = render_job_run(
+        change, job=job,
+        monitor_url=monitor_job_url(settings.monitor_url, change.farm_id, change.queue_id, change.job_id),
+        missing=missing,
+    )
+    try:
+        message_id = ports.notifications.publish(notification)
+    except NotificationError:
+        ports.ledger.release(change.job_id, key)
+        raise
+    ports.ledger.finish(change.job_id, key, published_count=1, message_id=message_id)
+    count(Metric.JOB_RUN_PUBLISHED)
+    count(Metric.PUBLISHED)
+    logger.info("job-level message published", extra={"jobId": change.job_id,
+                                                       "taskRunStatus": change.task_run_status,
+                                                       "messageId": message_id})
+    result["jobRun"].update(status="published", messageId=message_id)
+    return result
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+
+def _no_session_action(task: TaskRunChange) -> Record:
+    count(Metric.NO_SESSION_ACTION)
+    logger.info(
+        "task has no session action; nothing to record",
+        extra={"jobId": task.job_id, "taskId": task.task_id, "runStatus": task.run_status},
+    )
+    return skipped_result(task)
 
 
 def _read_for_task(task: TaskRunChange, deadline: DeadlinePort) -> Optional[Dict[str, Any]]:
@@ -141,7 +407,13 @@ def _read_for_task(task: TaskRunChange, deadline: DeadlinePort) -> Optional[Dict
     if latest_id is None:
         return None
     ref = SessionActionRef(task.farm_id, task.queue_id, task.job_id, latest_id)
-    response = deadline.get_session_action(ref)
+    return action_the_event_reports(task, latest_id, deadline.get_session_action(ref), deadline)
+
+
+def action_the_event_reports(
+    task: TaskRunChange, latest_id: str, response: Dict[str, Any], deadline: DeadlinePort
+) -> Dict[str, Any]:
+    """The task's latest action, unless it ended otherwise than the event says (see ``_read_for_task``)."""
     expected = ACTION_STATUSES_FOR_RUN_STATUS.get(task.run_status or "")
     if expected and response.get("status") not in expected:
         for summary in deadline.task_session_actions(task):

@@ -1,5 +1,7 @@
-"""Calls per event (issue 5): a ``Task Run Status Change`` for a terminal action costs at most 1 GetTask,
-1 GetSessionAction, 2 DynamoDB requests and 1 SNS publish; a duplicate delivery costs no publish.
+"""Calls per event (issues 5 and 6): a ``Task Run Status Change`` for a terminal action costs at most 1
+GetTask, 1 GetSessionAction, 2 DynamoDB requests and 1 SNS publish, plus the enrichment reads (1 GetJob
+per job and 1 GetSession per session, cached for the execution environment); a duplicate delivery costs
+no publish.
 
 Every HTTP request the handler's own clients send (retries included) is counted with a ``before-send``
 hook registered on them; Deadline calls are cross-checked against the stand-in's request counter. The
@@ -14,7 +16,8 @@ import pytest
 
 from session_watch.adapters import clients
 
-LIMIT_TERMINAL = {"deadline.GetTask": 1, "deadline.GetSessionAction": 1, "dynamodb": 2, "sns.Publish": 1}
+LIMIT_TERMINAL = {"deadline.GetTask": 1, "deadline.GetSessionAction": 1, "deadline.GetJob": 1,
+                  "deadline.GetSession": 1, "dynamodb": 2, "sns.Publish": 1}
 
 
 class RequestCounter:
@@ -58,8 +61,23 @@ def test_terminal_task_event_costs_one_read_of_each_two_writes_one_publish(
     counted = requests_made.take()
     assert within(counted, LIMIT_TERMINAL), counted
     assert counted["sns.Publish"] == 1 and counted["dynamodb.UpdateItem"] == 2
-    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1}  # the stand-in agrees
+    # the stand-in agrees; GetJob and GetSession are the first event's enrichment
+    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetSession": 1}
     assert len(local_aws.notifications()) == 1
+
+
+def test_enrichment_reads_are_cached_across_events_of_a_session(farm, invoke, local_aws, requests_made):
+    first = farm.task_action(status="FAILED", exit_code=1)
+    invoke(farm.task_event(first, "FAILED"))
+    again = farm.retry_task(first)
+    farm.set_status(again, "FAILED")
+    farm.reset_calls()
+
+    invoke(farm.task_event(again, "FAILED"))
+
+    calls = farm.calls()
+    assert "GetJob" not in calls  # the job's name and priority are cached
+    assert calls.get("GetSession", 0) <= 1  # a new session: its worker is read once (within the budget)
 
 
 def test_duplicate_delivery_costs_no_publish(farm, invoke, local_aws, requests_made):

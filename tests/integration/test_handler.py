@@ -65,7 +65,8 @@ def test_direct_invocation_records_publishes_and_returns_the_record(farm, invoke
     assert len(message["Subject"]) < 100
     attributes = {k: v["Value"] for k, v in message["MessageAttributes"].items()}
     assert attributes == {"status": "FAILED", "outcome": "failure", "actionType": "taskRun",
-                          "farmId": ids.farm_id, "queueId": ids.queue_id, "jobId": ids.job_id}
+                          "farmId": ids.farm_id, "queueId": ids.queue_id, "jobId": ids.job_id,
+                          "kind": "sessionAction"}
 
 
 def test_eventbridge_event_carrying_a_session_action(farm, invoke, local_aws):
@@ -89,7 +90,7 @@ def test_task_run_status_change_reads_the_tasks_latest_action(farm, invoke, loca
     result = invoke(farm.task_event(ids, "FAILED"))
 
     assert result["sessionActionId"] == ids.session_action_id and result["status"] == "FAILED"
-    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1}
+    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetSession": 1}
     assert len(local_aws.notifications()) == 1
 
 
@@ -301,6 +302,8 @@ def test_recent_failures_of_a_queue_are_one_index_query(farm, invoke, local_aws)
         ({"detail-type": "Task Run Status Change", "source": "aws.deadline", "detail": {"farmId": "x"}},
          InvalidEventError, "detail.farmId"),
         ({"detail-type": "Job Run Status Change", "source": "aws.deadline", "detail": {}},
+         InvalidEventError, "detail.farmId"),
+        ({"detail-type": "Step Run Status Change", "source": "aws.deadline", "detail": {}},
          UnsupportedEventError, "detail-type"),
         ([1, 2], InvalidEventError, "event"),
     ],

@@ -35,6 +35,7 @@ def create_history_table(dynamodb: Any, name: str) -> None:
             {"AttributeName": "sessionActionId", "AttributeType": "S"},
             {"AttributeName": "queueOutcome", "AttributeType": "S"},
             {"AttributeName": "occurredAt", "AttributeType": "S"},
+            {"AttributeName": "digestWindow", "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "jobId", "KeyType": "HASH"},
@@ -48,7 +49,31 @@ def create_history_table(dynamodb: Any, name: str) -> None:
                     {"AttributeName": "occurredAt", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": "byDigestWindow",
+                "KeySchema": [
+                    {"AttributeName": "digestWindow", "KeyType": "HASH"},
+                    {"AttributeName": "occurredAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    )
+
+
+def create_digest_table(dynamodb: Any, name: str) -> None:
+    """The digest ledger as the stack defines it."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "jobId", "AttributeType": "S"},
+            {"AttributeName": "digestKey", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "jobId", "KeyType": "HASH"},
+            {"AttributeName": "digestKey", "KeyType": "RANGE"},
         ],
     )
 
@@ -59,6 +84,8 @@ class LocalAws:
     table_name: str
     topic_arn: str
     queue_url: str
+    digest_table_name: str = ""
+    digest_queue_url: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)
@@ -74,6 +101,16 @@ class LocalAws:
 
     def items(self) -> List[Dict[str, Any]]:
         return self.client("dynamodb").scan(TableName=self.table_name)["Items"]
+
+    def ledger_items(self) -> List[Dict[str, Any]]:
+        return self.client("dynamodb").scan(TableName=self.digest_table_name)["Items"]
+
+    def queue_counts(self, queue_url: str) -> Dict[str, int]:
+        """Visible, in-flight and delayed messages of a queue (moto honours DelaySeconds)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        attrs = self.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+        return {name: int(attrs.get(name, 0)) for name in names}
 
     def notifications(self) -> List[Dict[str, Any]]:
         """Every SNS message delivered to the subscribed queue so far (drained): the SNS envelope with
@@ -102,7 +139,10 @@ def provision(endpoint: str, table_name: str = "session-watch-history", topic_na
     queue_url = sqs.create_queue(QueueName=f"{topic_name}-subscriber")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return LocalAws(endpoint, table_name, topic_arn, queue_url)
+    digest_table = f"{table_name}-digests"
+    create_digest_table(dynamodb, digest_table)
+    digest_queue_url = sqs.create_queue(QueueName=f"{topic_name}-digest-flushes")["QueueUrl"]
+    return LocalAws(endpoint, table_name, topic_arn, queue_url, digest_table, digest_queue_url)
 
 
 def function_environment(aws: LocalAws, **extra: str) -> Dict[str, str]:
@@ -110,8 +150,12 @@ def function_environment(aws: LocalAws, **extra: str) -> Dict[str, str]:
     env = {
         "TABLE_NAME": aws.table_name,
         "TOPIC_ARN": aws.topic_arn,
+        "NOTIFY_MODE": "each",
+        "DIGEST_TABLE_NAME": aws.digest_table_name,
+        "DIGEST_QUEUE_URL": aws.digest_queue_url,
         "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint,
         "AWS_ENDPOINT_URL_SNS": aws.endpoint,
+        "AWS_ENDPOINT_URL_SQS": aws.endpoint,
     }
     env.update(extra)
     return env

@@ -4,13 +4,34 @@ from session_watch.config import DEFAULT_RETENTION_DAYS, load_settings
 from session_watch.domain.record import TERMINAL_STATUSES
 from session_watch.errors import ConfigurationError
 
-GOOD = {"TABLE_NAME": "history", "TOPIC_ARN": "arn:aws:sns:us-west-2:111122223333:session-watch"}
+GOOD = {
+    "TABLE_NAME": "history",
+    "TOPIC_ARN": "arn:aws:sns:us-west-2:111122223333:session-watch",
+    "DIGEST_TABLE_NAME": "digests",
+    "DIGEST_QUEUE_URL": "https://sqs.us-west-2.amazonaws.com/111122223333/session-watch-digests",
+}
 
 
 def test_defaults():
     settings = load_settings(GOOD)
     assert settings.notify_statuses == TERMINAL_STATUSES
     assert settings.retention_days == DEFAULT_RETENTION_DAYS
+    assert settings.notify_mode == "digest" and settings.digest
+    assert (settings.digest_window_seconds, settings.digest_sample_size) == (60, 10)
+    assert settings.enrichment_calls_per_job_window == 1
+    assert settings.monitor_url is None and settings.partition == "aws"
+
+
+def test_each_mode_needs_no_digest_resources():
+    env = {k: v for k, v in GOOD.items() if not k.startswith("DIGEST_")}
+    settings = load_settings(dict(env, NOTIFY_MODE="Each", AWS_REGION="eu-west-1"))
+    assert settings.notify_mode == "each" and not settings.digest
+    assert settings.digest_table_name is None and settings.region == "eu-west-1"
+
+
+def test_partition_comes_from_the_topic():
+    settings = load_settings(dict(GOOD, TOPIC_ARN="arn:aws-cn:sns:cn-north-1:111122223333:t"))
+    assert settings.partition == "aws-cn"
 
 
 def test_notify_statuses_are_parsed():
@@ -29,6 +50,15 @@ def test_notify_statuses_are_parsed():
         (dict(GOOD, NOTIFY_STATUSES=" , "), "NOTIFY_STATUSES"),
         (dict(GOOD, RECORD_RETENTION_DAYS="ten"), "RECORD_RETENTION_DAYS"),
         (dict(GOOD, RECORD_RETENTION_DAYS="0"), "RECORD_RETENTION_DAYS"),
+        (dict(GOOD, NOTIFY_MODE="sometimes"), "NOTIFY_MODE"),
+        ({k: v for k, v in GOOD.items() if k != "DIGEST_TABLE_NAME"}, "DIGEST_TABLE_NAME"),
+        ({k: v for k, v in GOOD.items() if k != "DIGEST_QUEUE_URL"}, "DIGEST_QUEUE_URL"),
+        (dict(GOOD, DIGEST_QUEUE_URL="not a url"), "DIGEST_QUEUE_URL"),
+        (dict(GOOD, DIGEST_WINDOW_SECONDS="5"), "DIGEST_WINDOW_SECONDS"),
+        (dict(GOOD, DIGEST_WINDOW_SECONDS="900"), "DIGEST_WINDOW_SECONDS"),
+        (dict(GOOD, DIGEST_SAMPLE_SIZE="0"), "DIGEST_SAMPLE_SIZE"),
+        (dict(GOOD, ENRICHMENT_CALLS_PER_JOB_WINDOW="many"), "ENRICHMENT_CALLS_PER_JOB_WINDOW"),
+        (dict(GOOD, MONITOR_URL="http://insecure.example.com"), "MONITOR_URL"),
     ],
 )
 def test_bad_configuration_names_the_variable(env, variable):

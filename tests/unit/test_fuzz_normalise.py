@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from session_watch.adapters.deadline_reader import DeadlineReader
 from session_watch.adapters.record_store import RecordStore
 from session_watch.domain.normalise import normalise_session_action
-from session_watch.domain.notification import SUBJECT_LIMIT, render_notification
+from session_watch.domain.notification import MESSAGE_BYTE_BUDGET, SUBJECT_LIMIT, TRIMMED_NOTE, render_notification
 from session_watch.domain.record import KNOWN_STATUSES, RECORD_FIELDS, TERMINAL_STATUSES, classify_status
 from session_watch.domain.requests import ID_PATTERNS, SessionActionRef, TaskRunChange, parse_invocation
 from session_watch.errors import InvalidEventError, MalformedSessionActionError, SessionWatchError
@@ -221,7 +221,10 @@ def check_record(record: Dict[str, Any]) -> None:
     notification = render_notification(record)
     assert len(notification.subject) <= SUBJECT_LIMIT and notification.subject.isascii()
     assert notification.subject.isprintable()
-    assert json.loads(json.loads(notification.message)["default"]) == json.loads(json.dumps(record))
+    body = json.loads(notification.message)
+    assert len(notification.message.encode("utf-8")) <= MESSAGE_BYTE_BUDGET  # SNS takes it
+    if TRIMMED_NOTE not in body["email"]:  # a record too big for SNS is trimmed, and says so
+        assert json.loads(body["default"]) == json.loads(json.dumps(record))
     assert all(isinstance(v, str) for v in notification.attributes.values())
     _STORE._serialize_values({k: v for k, v in record.items() if v is not None})
 

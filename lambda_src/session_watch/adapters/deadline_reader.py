@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -24,6 +24,9 @@ from ..errors import (
     DeadlineValidationError,
     MalformedSessionActionError,
 )
+
+#: Most identifiers a Deadline Cloud Batch* call takes.
+BATCH_LIMIT = 100
 
 _ERRORS = {
     "ResourceNotFoundException": DeadlineResourceNotFound,
@@ -57,6 +60,14 @@ def _deadline_call(operation: str) -> Iterator[None]:
         raise DeadlineUnavailable(operation, type(err).__name__, str(err)) from None
     except BotoCoreError as err:
         raise DeadlineUnavailable(operation, type(err).__name__, str(err)) from None
+
+
+def _typed_error(operation: str, code: str, message: str) -> DeadlineError:
+    """A per-item error of a Batch* answer as the typed error a single call would have raised."""
+    return _ERRORS.get(code, DeadlineError)(operation, code, message)
+
+
+BatchAnswer = Tuple[Dict[str, Dict[str, Any]], Dict[str, DeadlineError]]
 
 
 class DeadlineReader:
@@ -113,9 +124,105 @@ class DeadlineReader:
         return summaries
 
 
+    # --- enrichment reads ----------------------------------------------------------------------
+
+    def get_job(self, farm_id: str, queue_id: str, job_id: str) -> Dict[str, Any]:
+        with _deadline_call("GetJob"):
+            response = self._client.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)
+        return _plain(response)
+
+    def get_session(self, farm_id: str, queue_id: str, job_id: str, session_id: str) -> Dict[str, Any]:
+        with _deadline_call("GetSession"):
+            response = self._client.get_session(
+                farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=session_id
+            )
+        return _plain(response)
+
+    def session_actions_of_session(
+        self, farm_id: str, queue_id: str, job_id: str, session_id: str
+    ) -> List[Dict[str, Any]]:
+        """Summaries of every action of one session (ListSessionActions(sessionId=...), all pages)."""
+        summaries: List[Dict[str, Any]] = []
+        with _deadline_call("ListSessionActions"):
+            paginator = self._client.get_paginator("list_session_actions")
+            for page in paginator.paginate(
+                farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=session_id,
+                PaginationConfig={"PageSize": 100},
+            ):
+                summaries.extend(page.get("sessionActions") or [])
+        for i, summary in enumerate(summaries):
+            if not isinstance(summary, dict) or not summary.get("sessionActionId"):
+                raise MalformedSessionActionError(f"sessionActions[{i}].sessionActionId", "is missing")
+        return summaries
+
+    # --- batch reads (up to BATCH_LIMIT identifiers a call, per-item errors) ---------------------
+
+    def batch_get_session_actions(self, refs: Iterable[SessionActionRef]) -> BatchAnswer:
+        """Full session actions by id, and the typed error of each id the service could not return."""
+        identifiers = {
+            ref.session_action_id: {"farmId": ref.farm_id, "queueId": ref.queue_id, "jobId": ref.job_id,
+                                    "sessionActionId": ref.session_action_id}
+            for ref in refs
+        }
+        return self._batch("BatchGetSessionAction", "batch_get_session_action", "sessionActions",
+                           "sessionActionId", identifiers)
+
+    def batch_get_tasks(self, tasks: Iterable[TaskRunChange]) -> BatchAnswer:
+        identifiers = {
+            t.task_id: {"farmId": t.farm_id, "queueId": t.queue_id, "jobId": t.job_id, "stepId": t.step_id,
+                        "taskId": t.task_id}
+            for t in tasks
+        }
+        return self._batch("BatchGetTask", "batch_get_task", "tasks", "taskId", identifiers)
+
+    def batch_get_jobs(self, jobs: Iterable[Tuple[str, str, str]]) -> BatchAnswer:
+        identifiers = {job: {"farmId": farm, "queueId": queue, "jobId": job} for farm, queue, job in jobs}
+        return self._batch("BatchGetJob", "batch_get_job", "jobs", "jobId", identifiers)
+
+    def batch_get_sessions(self, sessions: Iterable[Tuple[str, str, str, str]]) -> BatchAnswer:
+        identifiers = {
+            session: {"farmId": farm, "queueId": queue, "jobId": job, "sessionId": session}
+            for farm, queue, job, session in sessions
+        }
+        return self._batch("BatchGetSession", "batch_get_session", "sessions", "sessionId", identifiers)
+
+    def _batch(
+        self, operation: str, method: str, list_key: str, id_key: str,
+        identifiers: Mapping[str, Dict[str, str]],
+    ) -> BatchAnswer:
+        found: Dict[str, Dict[str, Any]] = {}
+        errors: Dict[str, DeadlineError] = {}
+        ids = list(identifiers)
+        for start in range(0, len(ids), BATCH_LIMIT):
+            chunk = ids[start:start + BATCH_LIMIT]
+            with _deadline_call(operation):
+                response = getattr(self._client, method)(identifiers=[identifiers[i] for i in chunk])
+            for i, item in enumerate(response.get(list_key) or []):
+                if not isinstance(item, dict) or not isinstance(item.get(id_key), str):
+                    raise MalformedSessionActionError(f"{operation} {list_key}[{i}].{id_key}", "is missing")
+                found[item[id_key]] = _plain(item)
+            for i, error in enumerate(response.get("errors") or []):
+                if not isinstance(error, dict) or not isinstance(error.get(id_key), str):
+                    raise MalformedSessionActionError(f"{operation} errors[{i}].{id_key}", "is missing")
+                code = str(error.get("code") or "Unknown")
+                errors[error[id_key]] = _typed_error(operation, code, str(error.get("message") or ""))
+            for item_id in chunk:
+                if item_id not in found and item_id not in errors:
+                    errors[item_id] = DeadlineUnavailable(
+                        operation, "Missing", "the answer neither returned nor failed this item; retry"
+                    )
+        return found, errors
+
+
 def _newest_first_key(summary: Dict[str, Any]) -> tuple:
     """Order by the action's times, then by the number that ends its id (``sessionaction-<hex>-<n>``)."""
     times = [summary.get(k) for k in ("endedAt", "workerUpdatedAt", "startedAt")]
     latest = max((t.timestamp() for t in times if hasattr(t, "timestamp")), default=0.0)
     suffix = str(summary["sessionActionId"]).rsplit("-", 1)[-1]
     return (latest, int(suffix) if suffix.isdigit() else -1)
+
+
+def _plain(response: Mapping[str, Any]) -> Dict[str, Any]:
+    result = dict(response)
+    result.pop("ResponseMetadata", None)
+    return result

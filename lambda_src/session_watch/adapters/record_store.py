@@ -11,10 +11,11 @@ that took it can no longer be running).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,6 +23,21 @@ from ..domain.record import RECORD_FIELDS, Record
 from ..errors import RecordStoreError
 
 QUEUE_OUTCOME_INDEX = "byQueueOutcome"
+DIGEST_WINDOW_INDEX = "byDigestWindow"
+#: TransactWriteItems takes at most 100 actions.
+TRANSACTION_LIMIT = 100
+
+
+@contextmanager
+def store_call(operation: str, resource: str) -> Iterator[None]:
+    """Turn what botocore raises (after its retries) into ``RecordStoreError`` naming the call."""
+    try:
+        yield
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        raise RecordStoreError(f"{operation} {resource}: {error.get('Code')}: {error.get('Message')}") from None
+    except BotoCoreError as err:
+        raise RecordStoreError(f"{operation} {resource}: {type(err).__name__}: {err}") from None
 
 
 class SaveKind(str, Enum):
@@ -59,8 +75,12 @@ class RecordStore:
         lease_until: float,
         expires_at: int,
         recorded_at: str,
+        digest_window: Optional[str] = None,
     ) -> SaveResult:
         """Write ``record`` unless that would regress a terminal record; optionally claim its publish.
+
+        With ``digest_window`` (digest mode) the claim is final: the record joins that digest window
+        (``digestWindow``, the ``byDigestWindow`` index) and counts as notified; the digest flush publishes.
 
         One UpdateItem. On a failed condition, DynamoDB returns the stored item and the reason is read
         from it (no second request).
@@ -83,7 +103,9 @@ class RecordStore:
             "occurredAt": occurred_at(record, recorded_at),
             "queueOutcome": f"{record['queueId']}#{record['outcome']}",
         }
-        if claim_notification:
+        if claim_notification and digest_window:
+            extra.update(notifiedStatus=record["status"], digestWindow=digest_window)
+        elif claim_notification:
             extra.update(notifyingStatus=record["status"], notifyLeaseUntil=Decimal(str(lease_until)))
         for key, value in extra.items():
             names[f"#{key}"] = key
@@ -121,11 +143,13 @@ class RecordStore:
             )
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _store_error("UpdateItem", err) from None
+                with store_call("UpdateItem", self._table):
+                    raise
             old = err.response.get("Item") or self._get_raw(record)
             return self._why_not_written(record, old, claim_notification)
-        except BotoCoreError as err:
-            raise RecordStoreError(f"UpdateItem {self._table}: {type(err).__name__}: {err}") from None
+        except BotoCoreError:
+            with store_call("UpdateItem", self._table):
+                raise
 
         old_item = response.get("Attributes") or {}
         previous = old_item.get("status", {}).get("S")
@@ -139,6 +163,45 @@ class RecordStore:
             "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus",
             {":status": record["status"]},
         )
+
+    def move_to_digest(self, record: Record, digest_window: str) -> None:
+        """Put a record that missed its digest window's flush into another window."""
+        self._update(record, "SET digestWindow = :window", {":window": digest_window})
+
+    def mark_notified_many(self, records: Sequence[Record]) -> None:
+        """``mark_notified`` for many records: TransactWriteItems of up to 100 unconditional updates.
+
+        A transaction the service cancels (a concurrent write to one of the items) falls back to one
+        UpdateItem per record, so no record is left unmarked.
+        """
+        unique = list({(r["jobId"], r["sessionActionId"]): r for r in records}.values())
+        for start in range(0, len(unique), TRANSACTION_LIMIT):
+            chunk = unique[start:start + TRANSACTION_LIMIT]
+            if len(chunk) == 1:
+                self.mark_notified(chunk[0])
+                continue
+            actions = [
+                {"Update": {
+                    "TableName": self._table,
+                    "Key": self._key(r),
+                    "UpdateExpression": "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus",
+                    "ExpressionAttributeValues": self._serialize_values({":status": r["status"]}),
+                }}
+                for r in chunk
+            ]
+            try:
+                self._client.transact_write_items(TransactItems=actions)
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in (
+                    "TransactionCanceledException", "TransactionConflictException"
+                ):
+                    with store_call("TransactWriteItems", self._table):
+                        raise
+                for r in chunk:
+                    self.mark_notified(r)
+            except BotoCoreError:
+                with store_call("TransactWriteItems", self._table):
+                    raise
 
     def release_claim(self, record: Record) -> None:
         """Publishing failed: drop the lease so that a retry may publish at once."""
@@ -154,6 +217,26 @@ class RecordStore:
     def get(self, job_id: str, session_action_id: str) -> Optional[Record]:
         raw = self._get_raw({"jobId": job_id, "sessionActionId": session_action_id})
         return self.to_record(raw) if raw else None
+
+    def digest_members(self, window_keys: Sequence[str]) -> List[Record]:
+        """Every record that joined the given digest window keys (the ``byDigestWindow`` index)."""
+        records: List[Record] = []
+        for key in window_keys:
+            kwargs: Dict[str, Any] = dict(
+                TableName=self._table,
+                IndexName=DIGEST_WINDOW_INDEX,
+                KeyConditionExpression="digestWindow = :w",
+                ExpressionAttributeValues={":w": {"S": key}},
+            )
+            while True:
+                with store_call("Query", f"{self._table}/{DIGEST_WINDOW_INDEX}"):
+                    page = self._client.query(**kwargs)
+                records.extend(self.to_record(item) for item in page.get("Items") or [])
+                last = page.get("LastEvaluatedKey")
+                if not last:
+                    break
+                kwargs["ExclusiveStartKey"] = last
+        return records
 
     def to_record(self, item: Mapping[str, Any]) -> Record:
         """A stored item (DynamoDB JSON) back to a record with every contract key."""
@@ -203,24 +286,18 @@ class RecordStore:
         )
         if condition:
             kwargs["ConditionExpression"] = condition
-        try:
-            self._client.update_item(**kwargs)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return
-            raise _store_error("UpdateItem", err) from None
-        except BotoCoreError as err:
-            raise RecordStoreError(f"UpdateItem {self._table}: {type(err).__name__}: {err}") from None
+        with store_call("UpdateItem", self._table):
+            try:
+                self._client.update_item(**kwargs)
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
 
     def _get_raw(self, record: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-        try:
+        with store_call("GetItem", self._table):
             response = self._client.get_item(
                 TableName=self._table, Key=self._key(record), ConsistentRead=True
             )
-        except ClientError as err:
-            raise _store_error("GetItem", err) from None
-        except BotoCoreError as err:
-            raise RecordStoreError(f"GetItem {self._table}: {type(err).__name__}: {err}") from None
         return response.get("Item")
 
     def _key(self, record: Mapping[str, Any]) -> Dict[str, Any]:
@@ -258,8 +335,3 @@ def _from_dynamo(value: Any) -> Any:
     if isinstance(value, list):
         return [_from_dynamo(v) for v in value]
     return value
-
-
-def _store_error(operation: str, err: ClientError) -> RecordStoreError:
-    error = err.response.get("Error", {})
-    return RecordStoreError(f"{operation}: {error.get('Code')}: {error.get('Message')}")

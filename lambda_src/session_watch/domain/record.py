@@ -5,6 +5,22 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Dict, FrozenSet
 
+#: Keys added by enrichment (issue 6), last in the record: job name and priority (GetJob), where the
+#: session runs and logs (GetSession), links, the root cause of a NEVER_ATTEMPTED action and what could
+#: not be found out (``enrichmentMissing``). ``None`` when unknown. See ``domain/enrichment.py``.
+ENRICHMENT_FIELDS = (
+    "jobName",
+    "jobPriority",
+    "workerId",
+    "fleetId",
+    "logGroup",
+    "logStream",
+    "logsUrl",
+    "monitorUrl",
+    "rootCause",
+    "enrichmentMissing",
+)
+
 #: Every key of a record, always present (``None`` when the API gave nothing), in contract order.
 RECORD_FIELDS = (
     "farmId",
@@ -30,7 +46,7 @@ RECORD_FIELDS = (
     "progressMessage",
     "manifests",
     "acquiredLimits",
-)
+) + ENRICHMENT_FIELDS
 
 Record = Dict[str, Any]
 

@@ -1,16 +1,22 @@
 """Invocation input -> typed request. Pure: raises ``InvalidEventError`` naming the field at fault.
 
-Three inputs are accepted:
+Five inputs are accepted:
 1. Deadline Cloud's EventBridge event ``Task Run Status Change`` (source ``aws.deadline``) -> ``TaskRunChange``
-2. any EventBridge event whose ``detail`` carries farmId, queueId, jobId, sessionActionId -> ``SessionActionRef``
-3. a direct or Step Functions invocation ``{farmId, queueId, jobId, sessionActionId}`` -> ``SessionActionRef``
+2. Deadline Cloud's EventBridge event ``Job Run Status Change`` (source ``aws.deadline``) -> ``JobRunChange``
+3. any EventBridge event whose ``detail`` carries farmId, queueId, jobId, sessionActionId -> ``SessionActionRef``
+4. a direct or Step Functions invocation ``{farmId, queueId, jobId, sessionActionId}`` -> ``SessionActionRef``
+5. a delayed digest flush ``{"digestFlush": {farmId, queueId, jobId, windowStart}}`` -> ``DigestFlush``
+
+Through SQS, each message body is one of these as JSON: ``is_sqs_batch`` recognises an SQS batch and
+``parse_sqs_body`` parses one body.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Union
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Union
 
 from ..errors import InvalidEventError, UnsupportedEventError
 
@@ -34,7 +40,16 @@ _ID_EXAMPLES = {
 _RUN_STATUS = re.compile(r"^[A-Z_]{1,64}$")
 
 TASK_RUN_STATUS_CHANGE = "Task Run Status Change"
+JOB_RUN_STATUS_CHANGE = "Job Run Status Change"
 DEADLINE_SOURCE = "aws.deadline"
+DIGEST_FLUSH = "digestFlush"
+SQS_EVENT_SOURCE = "aws:sqs"
+#: Deadline Cloud has a dozen task run statuses; a map with many more is not a task run status count.
+MAX_STATUS_COUNTS = 64
+#: Counts beyond this are not task counts (and DynamoDB and JSON keep them exactly).
+_MAX_NUMBER = 2**53
+#: The last second of year 9999: a window start must be a date Python can print.
+_MAX_EPOCH = 253_402_300_799
 
 
 @dataclass(frozen=True)
@@ -57,7 +72,30 @@ class TaskRunChange:
     event_id: Optional[str] = None
 
 
-Request = Union[SessionActionRef, TaskRunChange]
+@dataclass(frozen=True)
+class JobRunChange:
+    """Deadline Cloud's ``Job Run Status Change``: the job's roll-up task run status and its counts."""
+
+    farm_id: str
+    queue_id: str
+    job_id: str
+    task_run_status: str
+    previous_task_run_status: Optional[str]
+    task_run_status_counts: Dict[str, int] = field(hash=False)  # compared, not hashed
+    event_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DigestFlush:
+    """Publish the digest of one job's failures in the window starting at ``window_start`` (epoch s)."""
+
+    farm_id: str
+    queue_id: str
+    job_id: str
+    window_start: int
+
+
+Request = Union[SessionActionRef, TaskRunChange, JobRunChange, DigestFlush]
 
 
 def parse_invocation(event: Any) -> Request:
@@ -65,15 +103,45 @@ def parse_invocation(event: Any) -> Request:
     if not isinstance(event, Mapping):
         raise InvalidEventError("event", f"expected a JSON object, got {type(event).__name__}")
 
+    if DIGEST_FLUSH in event:
+        return _digest_flush(event[DIGEST_FLUSH])
     if "detail-type" in event or "detail" in event:
         return _parse_eventbridge(event)
     if any(key in event for key in ("farmId", "queueId", "jobId", "sessionActionId")):
         return _session_action_ref(event, prefix="")
     raise InvalidEventError(
         "event",
-        "unknown shape: expected an EventBridge event (with 'detail') or "
-        "{farmId, queueId, jobId, sessionActionId}",
+        "unknown shape: expected an EventBridge event (with 'detail'), "
+        "{farmId, queueId, jobId, sessionActionId} or {digestFlush: {...}}",
     )
+
+
+def is_sqs_batch(event: Any) -> bool:
+    """Whether ``event`` is an SQS event source batch: ``{"Records": [...]}`` of ``aws:sqs`` records."""
+    if not isinstance(event, Mapping):
+        return False
+    records = event.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, Mapping) and r.get("eventSource") == SQS_EVENT_SOURCE for r in records)
+    )
+
+
+def parse_sqs_body(body: Any) -> Request:
+    """One SQS message body (the JSON of an input ``parse_invocation`` accepts) -> typed request.
+
+    A body that is not JSON raises ``InvalidEventError("body", ...)``; a JSON body is then checked as
+    an invocation input, with the same field names.
+    """
+    if not isinstance(body, str):
+        raise InvalidEventError("body", f"expected a string, got {type(body).__name__}")
+    try:
+        event = json.loads(body)
+    except (ValueError, RecursionError) as err:
+        problem = err.msg if isinstance(err, json.JSONDecodeError) else "too deeply nested"
+        raise InvalidEventError("body", f"is not JSON ({problem})") from None
+    return parse_invocation(event)
 
 
 def _parse_eventbridge(event: Mapping[str, Any]) -> Request:
@@ -97,11 +165,65 @@ def _parse_eventbridge(event: Mapping[str, Any]) -> Request:
             previous_run_status=_run_status(detail, "previousRunStatus"),
             event_id=event_id if isinstance(event_id, str) else None,
         )
+    if source == DEADLINE_SOURCE and detail_type == JOB_RUN_STATUS_CHANGE:
+        event_id = event.get("id")
+        farm_id = _id(detail, "farmId", "detail.")
+        queue_id = _id(detail, "queueId", "detail.")
+        job_id = _id(detail, "jobId", "detail.")
+        status = _run_status(detail, "taskRunStatus")
+        if status is None:
+            raise InvalidEventError("detail.taskRunStatus", "is missing")
+        return JobRunChange(
+            farm_id=farm_id,
+            queue_id=queue_id,
+            job_id=job_id,
+            task_run_status=status,
+            previous_task_run_status=_run_status(detail, "previousTaskRunStatus"),
+            task_run_status_counts=_status_counts(detail, "taskRunStatusCounts"),
+            event_id=event_id if isinstance(event_id, str) else None,
+        )
     raise UnsupportedEventError(
         "detail-type",
         f"{_show(detail_type)} from source {_show(source)} is not handled; expected "
-        f"'{TASK_RUN_STATUS_CHANGE}' from '{DEADLINE_SOURCE}' or a detail with a sessionActionId",
+        f"'{TASK_RUN_STATUS_CHANGE}' or '{JOB_RUN_STATUS_CHANGE}' from '{DEADLINE_SOURCE}' "
+        "or a detail with a sessionActionId",
     )
+
+
+def _status_counts(detail: Mapping[str, Any], key: str) -> Dict[str, int]:
+    """``taskRunStatusCounts``: task run status -> non-negative whole number."""
+    where = f"detail.{key}"
+    counts = detail.get(key)
+    if counts is None:
+        raise InvalidEventError(where, "is missing")
+    if not isinstance(counts, Mapping):
+        raise InvalidEventError(where, f"expected an object, got {type(counts).__name__}")
+    if len(counts) > MAX_STATUS_COUNTS:
+        raise InvalidEventError(where, f"has {len(counts)} statuses; expected at most {MAX_STATUS_COUNTS}")
+    out: Dict[str, int] = {}
+    for status, count in counts.items():
+        if not isinstance(status, str) or not _RUN_STATUS.match(status):
+            name = status if isinstance(status, str) and 0 < len(status) <= 64 else _show(status, 24)
+            raise InvalidEventError(f"{where}.{name}", "is not a task run status")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_NUMBER:
+            raise InvalidEventError(f"{where}.{status}", f"{_show(count)} is not a non-negative whole number")
+        out[status] = count
+    return out
+
+
+def _digest_flush(flush: Any) -> DigestFlush:
+    if not isinstance(flush, Mapping):
+        raise InvalidEventError(DIGEST_FLUSH, "is not an object")
+    prefix = DIGEST_FLUSH + "."
+    farm_id = _id(flush, "farmId", prefix)
+    queue_id = _id(flush, "queueId", prefix)
+    job_id = _id(flush, "jobId", prefix)
+    start = flush.get("windowStart")
+    if start is None:
+        raise InvalidEventError(prefix + "windowStart", "is missing")
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= _MAX_EPOCH:
+        raise InvalidEventError(prefix + "windowStart", f"{_show(start)} is not epoch seconds (a whole number)")
+    return DigestFlush(farm_id=farm_id, queue_id=queue_id, job_id=job_id, window_start=start)
 
 
 def _session_action_ref(obj: Mapping[str, Any], prefix: str) -> SessionActionRef:
