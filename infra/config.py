@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from urllib.parse import urlparse
 
 PREFIX = "sessionWatch:"
 
@@ -38,7 +39,9 @@ TASK_RUN_STATUSES = (
 DEFAULT_TASK_RUN_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED")
 
 #: Message attributes the function sets on every notification (subscription filter policies match these).
-NOTIFICATION_ATTRIBUTES = ("status", "outcome", "actionType", "farmId", "queueId", "jobId")
+NOTIFICATION_ATTRIBUTES = ("status", "outcome", "actionType", "farmId", "queueId", "jobId", "kind")
+#: ``kind``: a session action's message, a job's digest of failures, or a job-level (job run) message.
+NOTIFICATION_KINDS = ("sessionAction", "digest", "jobRun")
 OUTCOMES = ("completion", "failure", "in_progress", "unknown")
 ACTION_TYPES = ("taskRun", "envEnter", "envExit", "syncInputJobAttachments")
 
@@ -47,6 +50,17 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                       2557, 2922, 3288, 3653)
 
 REMOVAL_POLICIES = ("retain", "destroy")
+
+#: ``each``: one message per session action; ``digest``: one message per job and window of failures.
+NOTIFY_MODES = ("each", "digest")
+#: ``queue``: rule -> SQS -> function (batches); ``direct``: rule -> function (one asynchronous invoke per event).
+EVENT_DELIVERIES = ("queue", "direct")
+#: Placeholders a monitor URL may hold (the function fills them in).
+MONITOR_URL_PLACEHOLDERS = ("farmId", "queueId", "jobId")
+#: Maximum concurrency of the digest queue's event source (fixed: at most one flush per job and window).
+DIGEST_MAX_CONCURRENCY = 2
+#: Lambda requires a batching window of at least one second when an SQS batch holds more than this.
+SQS_BATCH_SIZE_WITHOUT_WINDOW = 10
 
 _FARM_ID = re.compile(r"^farm-[0-9a-f]{32}$")
 _QUEUE_ID = re.compile(r"^queue-[0-9a-f]{32}$")
@@ -78,6 +92,16 @@ DEFAULTS: Dict[str, Any] = {
     "alarmDeadLetterMessages": 1,
     "alarmStateMachineFailures": 1,
     "removalPolicy": "retain",
+    "notifyMode": "digest",
+    "digestWindowSeconds": 60,
+    "digestSampleSize": 10,
+    "monitorUrl": "",
+    "eventDelivery": "queue",
+    "batchSize": 100,
+    "batchWindowSeconds": 5,
+    "maxConcurrency": 2,
+    "enrichmentCallsPerJobWindow": 1,
+    "alarmEventQueueAgeSeconds": 600,
 }
 
 
@@ -119,6 +143,16 @@ class WatchConfig:
     alarm_dead_letter_messages: int
     alarm_state_machine_failures: int
     removal_policy: str
+    notify_mode: str
+    digest_window_seconds: int
+    digest_sample_size: int
+    monitor_url: Optional[str]
+    event_delivery: str
+    batch_size: int
+    batch_window_seconds: int
+    max_concurrency: int
+    enrichment_calls_per_job_window: int
+    alarm_event_queue_age_seconds: int
 
 
 def load_config(context: Mapping[str, Any]) -> WatchConfig:
@@ -142,7 +176,7 @@ def load_config(context: Mapping[str, Any]) -> WatchConfig:
     farm_ids = _ids(key("farmIds"), raw("farmIds"), _FARM_ID, "farm-<32 hex>")
     queue_ids = _ids(key("queueIds"), raw("queueIds"), _QUEUE_ID, "queue-<32 hex>")
 
-    return WatchConfig(
+    config = WatchConfig(
         stack_name=_name(key("stackName"), raw("stackName"), _STACK_NAME,
                          "a CloudFormation stack name (letters, digits, hyphens; starts with a letter)"),
         farm_ids=farm_ids,
@@ -172,7 +206,39 @@ def load_config(context: Mapping[str, Any]) -> WatchConfig:
         alarm_state_machine_failures=_int(key("alarmStateMachineFailures"), raw("alarmStateMachineFailures"),
                                           1, 100000),
         removal_policy=_choice(key("removalPolicy"), raw("removalPolicy"), REMOVAL_POLICIES),
+        notify_mode=_choice(key("notifyMode"), raw("notifyMode"), NOTIFY_MODES),
+        digest_window_seconds=_int(key("digestWindowSeconds"), raw("digestWindowSeconds"), 10, 840),
+        digest_sample_size=_int(key("digestSampleSize"), raw("digestSampleSize"), 1, 50),
+        monitor_url=_monitor_url(key("monitorUrl"), raw("monitorUrl")),
+        event_delivery=_choice(key("eventDelivery"), raw("eventDelivery"), EVENT_DELIVERIES),
+        batch_size=_int(key("batchSize"), raw("batchSize"), 1, 100),
+        batch_window_seconds=_int(key("batchWindowSeconds"), raw("batchWindowSeconds"), 0, 300),
+        max_concurrency=_int(key("maxConcurrency"), raw("maxConcurrency"), 2, 1000),
+        enrichment_calls_per_job_window=_int(key("enrichmentCallsPerJobWindow"),
+                                             raw("enrichmentCallsPerJobWindow"), 1, 100),
+        alarm_event_queue_age_seconds=_int(key("alarmEventQueueAgeSeconds"), raw("alarmEventQueueAgeSeconds"),
+                                           60, 86400),
     )
+    _check_combination(config)
+    return config
+
+
+def _check_combination(config: WatchConfig) -> None:
+    """Rules that involve two keys (each key on its own was valid)."""
+    if config.batch_size > SQS_BATCH_SIZE_WITHOUT_WINDOW and config.batch_window_seconds < 1:
+        raise ConfigError(PREFIX + "batchWindowSeconds",
+                          f"must be at least 1 when {PREFIX}batchSize is above {SQS_BATCH_SIZE_WITHOUT_WINDOW} "
+                          f"(Lambda requires a batching window for larger SQS batches); got 0 with batchSize "
+                          f"{config.batch_size}")
+    if config.reserved_concurrency is not None:
+        # Event source mappings whose maximum concurrency exceeds the function's reserved concurrency get
+        # throttled: their messages come back, are received again and end up in the dead-letter queue.
+        needed = DIGEST_MAX_CONCURRENCY + (config.max_concurrency if config.event_delivery == "queue" else 0)
+        if config.reserved_concurrency < needed:
+            raise ConfigError(PREFIX + "reservedConcurrency",
+                              f"must be at least {needed} (maxConcurrency {config.max_concurrency} of the event "
+                              f"queue + {DIGEST_MAX_CONCURRENCY} of the digest queue), or none; got "
+                              f"{config.reserved_concurrency}")
 
 
 def unknown_keys(context: Mapping[str, Any]) -> Sequence[str]:
@@ -267,6 +333,22 @@ def _log_retention(key: str, value: Any) -> int:
     return days
 
 
+def _monitor_url(key: str, value: Any) -> Optional[str]:
+    if not isinstance(value, str):
+        raise ConfigError(key, f"must be an https URL or empty, got {value!r}")
+    url = value.strip()
+    if not url:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme != "https" or not parsed.netloc or re.search(r"\s", url) or len(url) > 2048:
+        raise ConfigError(key, f"must be an https URL (https://host/...) of at most 2048 characters, got {value!r}")
+    for placeholder in re.findall(r"\{([^{}]*)\}", url):
+        if placeholder not in MONITOR_URL_PLACEHOLDERS:
+            raise ConfigError(key, f"unknown placeholder {{{placeholder}}}; allowed: "
+                                   + ", ".join("{" + p + "}" for p in MONITOR_URL_PLACEHOLDERS))
+    return url
+
+
 def _name(key: str, value: Any, pattern: "re.Pattern[str]", shape: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise ConfigError(key, f"must be {shape}, got {value!r}")
@@ -313,6 +395,7 @@ _ATTRIBUTE_VALUES: Dict[str, Optional[Tuple[str, ...]]] = {
     "farmId": None,
     "queueId": None,
     "jobId": None,
+    "kind": NOTIFICATION_KINDS,
 }
 _ATTRIBUTE_PATTERNS = {"farmId": _FARM_ID, "queueId": _QUEUE_ID, "jobId": _JOB_ID}
 

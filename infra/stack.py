@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from constructs import Construct
 
 from . import lambda_defaults
 from .config import WatchConfig
+from .constructs.digests import Digests
+from .constructs.event_queue import EventQueue
 from .constructs.history_table import HistoryTable
 from .constructs.monitoring import Monitoring
 from .constructs.notifications import NotificationTopic
-from .constructs.processing import SessionWatchFunction
+from .constructs.processing import FUNCTION_TIMEOUT, SessionWatchFunction
 from .constructs.state_machine import WaitForSessionAction
-from .constructs.trigger import TaskRunStatusTrigger
+from .constructs.trigger import (
+    DETAIL_TYPE,
+    JOB_RUN_DETAIL_TYPE,
+    DeadlineEventRule,
+    event_detail,
+    event_target,
+    job_run_detail,
+)
 
 _REMOVAL = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 
@@ -34,25 +43,54 @@ class SessionWatchStack(Stack):
         self.notifications = NotificationTopic(
             self, "Notifications", emails=config.notification_emails, removal_policy=removal
         )
+        self.digests = Digests(self, "Digests", function_timeout=FUNCTION_TIMEOUT, removal_policy=removal)
         self.processing = SessionWatchFunction(
             self,
             "SessionWatch",
             config=config,
             history=self.history,
+            digests=self.digests,
             topic=self.notifications.topic,
             key=self.notifications.key,
             removal_policy=removal,
         )
-        self.trigger = TaskRunStatusTrigger(
+        # Delivery "queue": rule -> EventQueue -> function in batches; "direct": rule -> function.
+        self.events: Optional[EventQueue] = None
+        if config.event_delivery == "queue":
+            self.events = EventQueue(
+                self,
+                "Events",
+                function=self.processing.function,
+                batch_size=config.batch_size,
+                batching_window=Duration.seconds(config.batch_window_seconds),
+                max_concurrency=config.max_concurrency,
+            )
+
+        def target():
+            return event_target(
+                function=self.processing.function,
+                queue=self.events.queue if self.events else None,
+                dead_letter_queue=self.processing.dead_letter_queue,
+                retry_attempts=config.event_retry_attempts,
+                max_event_age=Duration.hours(config.event_max_age_hours),
+            )
+
+        self.task_run_rule = DeadlineEventRule(
             self,
             "TaskRunEvents",
-            function=self.processing.function,
-            dead_letter_queue=self.processing.dead_letter_queue,
-            run_statuses=config.task_run_statuses,
-            farm_ids=config.farm_ids,
-            queue_ids=config.queue_ids,
-            retry_attempts=config.event_retry_attempts,
-            max_event_age=Duration.hours(config.event_max_age_hours),
+            description="Deadline Cloud task runs reaching a watched status -> Deadline Session Watch",
+            detail_type=DETAIL_TYPE,
+            detail=event_detail(config.task_run_statuses, config.farm_ids, config.queue_ids),
+            target=target(),
+        )
+        self.job_run_rule = DeadlineEventRule(
+            self,
+            "JobRunEvents",
+            description="Deadline Cloud jobs whose task runs succeeded, failed or were canceled -> "
+                        "Deadline Session Watch (one job-level message)",
+            detail_type=JOB_RUN_DETAIL_TYPE,
+            detail=job_run_detail(config.farm_ids, config.queue_ids),
+            target=target(),
         )
         self.waiter = WaitForSessionAction(
             self,
@@ -70,6 +108,10 @@ class SessionWatchStack(Stack):
             config=config,
             function=self.processing.function,
             dead_letter_queue=self.processing.dead_letter_queue,
+            event_queue=self.events.queue if self.events else None,
+            event_dead_letter_queue=self.events.dead_letter_queue if self.events else None,
+            digest_queue=self.digests.queue,
+            digest_dead_letter_queue=self.digests.dead_letter_queue,
             state_machine=self.waiter.state_machine,
             key=self.notifications.key,
             operations_emails=config.operations_emails,
@@ -87,3 +129,14 @@ class SessionWatchStack(Stack):
                   description="The session-watch function")
         CfnOutput(self, "OperationsTopicArn", value=self.monitoring.operations_topic.topic_arn,
                   description="SNS topic the alarms notify")
+        if self.events:
+            CfnOutput(self, "EventQueueUrl", value=self.events.queue.queue_url,
+                      description="SQS queue of Deadline Cloud events the function reads in batches")
+            CfnOutput(self, "EventDeadLetterQueueUrl", value=self.events.dead_letter_queue.queue_url,
+                      description="Events the function failed on five times")
+        CfnOutput(self, "DigestTableName", value=self.digests.table.table_name,
+                  description="DynamoDB digest ledger (windows scheduled/published, job-level message dedupe)")
+        CfnOutput(self, "DigestQueueUrl", value=self.digests.queue.queue_url,
+                  description="SQS queue of delayed digest flushes (the function sends and reads it)")
+        CfnOutput(self, "DigestDeadLetterQueueUrl", value=self.digests.dead_letter_queue.queue_url,
+                  description="Digest flushes the function failed on five times")

@@ -1,4 +1,5 @@
-"""The history table: one item per (job, session action), with a "recent outcomes of a queue" index."""
+"""The history table: one item per (job, session action), with a "recent outcomes of a queue" index and a
+sparse "failures of a job's digest window" index."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ TTL_ATTRIBUTE = "expiresAt"
 QUEUE_OUTCOME_INDEX = "byQueueOutcome"
 QUEUE_OUTCOME_KEY = "queueOutcome"  # "<queueId>#<outcome>", set on every item
 OCCURRED_AT_KEY = "occurredAt"  # ISO-8601 UTC: endedAt, else workerUpdatedAt, else startedAt, else recorded
+DIGEST_WINDOW_INDEX = "byDigestWindow"
+DIGEST_WINDOW_KEY = "digestWindow"  # "<jobId>#<windowStart>#<shard>", only on failures recorded in digest mode
 
 
 class HistoryTable(Construct):
@@ -23,6 +26,11 @@ class HistoryTable(Construct):
                     KeyConditionExpression="queueOutcome = :q AND occurredAt >= :since",
                     ExpressionAttributeValues={":q": "queue-...#failure", ":since": "2026-11-20T00:00:00Z"},
                     ScanIndexForward=False)
+
+    The failures of one digest window (one query per shard 0..7; only digest-mode failures carry the key)::
+
+        table.query(IndexName="byDigestWindow", KeyConditionExpression="digestWindow = :w",
+                    ExpressionAttributeValues={":w": "job-...#1767225660#3"})
     """
 
     def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
@@ -46,10 +54,20 @@ class HistoryTable(Construct):
                     partition_key=dynamodb.Attribute(name=QUEUE_OUTCOME_KEY, type=dynamodb.AttributeType.STRING),
                     sort_key=dynamodb.Attribute(name=OCCURRED_AT_KEY, type=dynamodb.AttributeType.STRING),
                     projection_type=dynamodb.ProjectionType.ALL,
-                )
+                ),
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name=DIGEST_WINDOW_INDEX,
+                    partition_key=dynamodb.Attribute(name=DIGEST_WINDOW_KEY, type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name=OCCURRED_AT_KEY, type=dynamodb.AttributeType.STRING),
+                    projection_type=dynamodb.ProjectionType.ALL,
+                ),
             ],
         )
 
     @property
     def index_arn(self) -> str:
         return f"{self.table.table_arn}/index/{QUEUE_OUTCOME_INDEX}"
+
+    @property
+    def digest_window_index_arn(self) -> str:
+        return f"{self.table.table_arn}/index/{DIGEST_WINDOW_INDEX}"

@@ -1,8 +1,9 @@
-"""Alarms (to an operations topic) and a dashboard for the function, its DLQ and the state machine."""
+"""Alarms (to an operations topic) and a dashboard for the function, its queues and dead-letter queues,
+and the state machine."""
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -43,6 +44,10 @@ class Monitoring(Construct):
         config: WatchConfig,
         function: lambda_.IFunction,
         dead_letter_queue: sqs.IQueue,
+        event_queue: Optional[sqs.IQueue],
+        event_dead_letter_queue: Optional[sqs.IQueue],
+        digest_queue: sqs.IQueue,
+        digest_dead_letter_queue: sqs.IQueue,
         state_machine: sfn.IStateMachine,
         key: kms.IKey,
         operations_emails: Sequence[str],
@@ -126,6 +131,37 @@ class Monitoring(Construct):
             config.alarm_dead_letter_messages,
             "Events or invocations the function could not process are waiting in the dead-letter queue.",
         )
+        self.digest_dead_letter_messages = alarm(
+            "DigestDeadLetterQueueDepth",
+            digest_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=period, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            config.alarm_dead_letter_messages,
+            "Digest flushes the function failed on five times are waiting in the digest dead-letter queue "
+            "(those failures were recorded but their digest was not sent).",
+        )
+        self.event_dead_letter_messages: Optional[cloudwatch.Alarm] = None
+        self.event_queue_age: Optional[cloudwatch.Alarm] = None
+        if event_queue is not None and event_dead_letter_queue is not None:
+            self.event_dead_letter_messages = alarm(
+                "EventDeadLetterQueueDepth",
+                event_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=period, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                config.alarm_dead_letter_messages,
+                "Deadline Cloud events the function failed on five times are waiting in the event "
+                "dead-letter queue (redrive them to the event queue once the cause is fixed).",
+            )
+            self.event_queue_age = alarm(
+                "EventQueueBacklog",
+                event_queue.metric_approximate_age_of_oldest_message(
+                    period=period, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                config.alarm_event_queue_age_seconds,
+                "Deadline Cloud events wait in the event queue longer than "
+                f"{config.alarm_event_queue_age_seconds} s: the function falls behind (sessionWatch:maxConcurrency "
+                "bounds it) or fails.",
+            )
         # A render that fails ends its execution in Fail (SessionActionFailed) by design and reaches people
         # through the notification topic; it must not page operations. The alarm counts what is an
         # operational fault of the state machine itself; errors of the function are FunctionErrors above.
@@ -146,10 +182,17 @@ class Monitoring(Construct):
             "ends its execution in Fail by design and is not counted; function errors are FunctionErrors.)",
         )
         self.alarms: List[cloudwatch.Alarm] = [
-            self.function_errors,
-            self.function_throttles,
-            self.dead_letter_messages,
-            self.state_machine_failures,
+            alarm_
+            for alarm_ in (
+                self.function_errors,
+                self.function_throttles,
+                self.dead_letter_messages,
+                self.event_dead_letter_messages,
+                self.digest_dead_letter_messages,
+                self.event_queue_age,
+                self.state_machine_failures,
+            )
+            if alarm_ is not None
         ]
 
         self.dashboard = cloudwatch.Dashboard(
@@ -186,9 +229,15 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Dead-letter queue depth",
                 left=[
-                    dead_letter_queue.metric_approximate_number_of_messages_visible(
-                        period=period, statistic=cloudwatch.Stats.MAXIMUM, label="Messages"
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=period, statistic=cloudwatch.Stats.MAXIMUM, label=label
                     )
+                    for queue, label in (
+                        (dead_letter_queue, "Undelivered events and invocations"),
+                        (event_dead_letter_queue, "Events"),
+                        (digest_dead_letter_queue, "Digest flushes"),
+                    )
+                    if queue is not None
                 ],
                 width=8,
             ),
@@ -211,4 +260,40 @@ class Monitoring(Construct):
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=12),
         )
+        queue_widgets: List[cloudwatch.IWidget] = []
+        if event_queue is not None:
+            queue_widgets.append(
+                cloudwatch.GraphWidget(
+                    title="Event queue backlog",
+                    left=[
+                        event_queue.metric_approximate_number_of_messages_visible(
+                            period=period, statistic=cloudwatch.Stats.MAXIMUM, label="Waiting"
+                        ),
+                        event_queue.metric_approximate_number_of_messages_not_visible(
+                            period=period, statistic=cloudwatch.Stats.MAXIMUM, label="In work"
+                        ),
+                    ],
+                    right=[
+                        event_queue.metric_approximate_age_of_oldest_message(
+                            period=period, statistic=cloudwatch.Stats.MAXIMUM, label="Oldest (s)"
+                        )
+                    ],
+                    width=12,
+                )
+            )
+        queue_widgets.append(
+            cloudwatch.GraphWidget(
+                title="Digest flushes",
+                left=[
+                    digest_queue.metric_approximate_number_of_messages_delayed(
+                        period=period, statistic=cloudwatch.Stats.MAXIMUM, label="Scheduled (delayed)"
+                    ),
+                    digest_queue.metric_number_of_messages_deleted(
+                        period=period, statistic=cloudwatch.Stats.SUM, label="Flushed"
+                    ),
+                ],
+                width=12,
+            )
+        )
+        self.dashboard.add_widgets(*queue_widgets)
 

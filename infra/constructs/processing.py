@@ -1,27 +1,37 @@
-"""The session-action function, its role (least privilege) and its dead-letter queue."""
+"""The session-action function, its role (least privilege), its dead-letter queue, and its reading of
+the digest queue."""
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import lambda_defaults, nag
-from ..config import WatchConfig
+from ..config import DIGEST_MAX_CONCURRENCY, WatchConfig
+from .digests import Digests
 from .history_table import HistoryTable
 
 HANDLER = "session_watch.handler.lambda_handler"
 PACKAGE = "session_watch"
 SERVICE_NAME = "session-watch"
 METRICS_NAMESPACE = "DeadlineSessionWatch"
+FUNCTION_TIMEOUT = Duration.seconds(60)
+#: Digest flushes are few (at most one per job and window): small batches.
+DIGEST_BATCH_SIZE = 10
 
 #: Deadline Cloud reads the function makes (GetJob/GetSession: for readable messages and log locations).
+#: The batch reads authorize as these same IAM actions (Service Authorization Reference for AWS Deadline
+#: Cloud, "API operations" table): BatchGetSessionAction -> deadline:GetSessionAction, BatchGetTask ->
+#: deadline:GetTask, BatchGetJob -> deadline:GetJob, BatchGetSession -> deadline:GetSession; there is no
+#: deadline:BatchGet* action for them (deadline:BatchGetJobEntity is the worker agent's, unrelated).
 DEADLINE_READ_ACTIONS = (
     "deadline:GetSessionAction",
     "deadline:GetTask",
@@ -29,7 +39,51 @@ DEADLINE_READ_ACTIONS = (
     "deadline:GetJob",
     "deadline:GetSession",
 )
-DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+#: Deadline Cloud API operations the function may call, each with the IAM action that authorizes it.
+DEADLINE_OPERATIONS = {
+    "GetSessionAction": "deadline:GetSessionAction",
+    "BatchGetSessionAction": "deadline:GetSessionAction",
+    "GetTask": "deadline:GetTask",
+    "BatchGetTask": "deadline:GetTask",
+    "ListSessionActions": "deadline:ListSessionActions",
+    "GetJob": "deadline:GetJob",
+    "BatchGetJob": "deadline:GetJob",
+    "GetSession": "deadline:GetSession",
+    "BatchGetSession": "deadline:GetSession",
+}
+DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")  # TransactWriteItems: UpdateItem
+#: The digest ledger: conditional writes of window and job-run items (TransactWriteItems authorizes as
+#: the Put/Update/Delete actions of its items; there is no separate IAM action for it).
+DIGEST_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+def function_environment(
+    config: WatchConfig,
+    *,
+    table_name: str,
+    topic_arn: str,
+    digest_table_name: str,
+    digest_queue_url: str,
+) -> Dict[str, str]:
+    """The function's environment (the contract ``session_watch.config`` reads)."""
+    environment = {
+        "TABLE_NAME": table_name,
+        "TOPIC_ARN": topic_arn,
+        "NOTIFY_STATUSES": ",".join(config.notify_statuses),
+        "RECORD_RETENTION_DAYS": str(config.record_retention_days),
+        "NOTIFY_MODE": config.notify_mode,
+        "DIGEST_WINDOW_SECONDS": str(config.digest_window_seconds),
+        "DIGEST_SAMPLE_SIZE": str(config.digest_sample_size),
+        "DIGEST_TABLE_NAME": digest_table_name,
+        "DIGEST_QUEUE_URL": digest_queue_url,
+        "ENRICHMENT_CALLS_PER_JOB_WINDOW": str(config.enrichment_calls_per_job_window),
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    if config.monitor_url:
+        environment["MONITOR_URL"] = config.monitor_url
+    return environment
 
 
 def deadline_resource_names(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> List[str]:
@@ -60,6 +114,7 @@ class SessionWatchFunction(Construct):
         *,
         config: WatchConfig,
         history: HistoryTable,
+        digests: Digests,
         topic: sns.ITopic,
         key: kms.IKey,
         removal_policy: RemovalPolicy,
@@ -113,6 +168,29 @@ class SessionWatchFunction(Construct):
             )
         )
         self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadDigestWindows",
+                actions=["dynamodb:Query"],
+                resources=[history.digest_window_index_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteDigestLedger",
+                actions=list(DIGEST_TABLE_ACTIONS),
+                resources=[digests.table.table_arn],
+            )
+        )
+        # SQS-managed encryption: sending needs no KMS permission.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ScheduleDigestFlushes",
+                actions=["sqs:SendMessage"],
+                resources=[digests.queue.queue_arn],
+            )
+        )
+        # PublishBatch authorizes as sns:Publish.
+        self.role.add_to_policy(
             iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn])
         )
         self.role.add_to_policy(
@@ -130,24 +208,32 @@ class SessionWatchFunction(Construct):
             handler=HANDLER,
             description="Records Deadline Cloud session actions and publishes their outcome",
             role=self.role,
-            environment={
-                "TABLE_NAME": history.table.table_name,
-                "TOPIC_ARN": topic.topic_arn,
-                "NOTIFY_STATUSES": ",".join(config.notify_statuses),
-                "RECORD_RETENTION_DAYS": str(config.record_retention_days),
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            environment=function_environment(
+                config,
+                table_name=history.table.table_name,
+                topic_arn=topic.topic_arn,
+                digest_table_name=digests.table.table_name,
+                digest_queue_url=digests.queue.queue_url,
+            ),
             log_retention=lambda_defaults.log_retention(config.log_retention_days),
             log_removal_policy=removal_policy,
             reserved_concurrency=config.reserved_concurrency,
+            timeout=FUNCTION_TIMEOUT,
             # Asynchronous invocations (EventBridge): Lambda retries twice, then the event goes to the DLQ.
             retry_attempts=2,
             max_event_age=Duration.hours(6),
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
         )
         self.log_group = self.function.log_group
+
+        # Delayed digest flushes: the same function reads them (CDK grants receive/delete on this queue).
+        self.digest_event_source = event_sources.SqsEventSource(
+            digests.queue,
+            batch_size=DIGEST_BATCH_SIZE,
+            report_batch_item_failures=True,
+            max_concurrency=DIGEST_MAX_CONCURRENCY,
+        )
+        self.function.add_event_source(self.digest_event_source)
 
         self._acknowledge_findings()
 

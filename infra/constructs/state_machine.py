@@ -29,6 +29,7 @@ FUNCTION_RETRYABLE_ERRORS = (
     "RecordStoreError",
     "NotificationError",
     "NotificationPending",
+    "DigestScheduleError",
 )
 #: Transient errors of the Lambda service itself.
 LAMBDA_TRANSIENT_ERRORS = (

@@ -1,8 +1,21 @@
-"""EventBridge rule: Deadline Cloud "Task Run Status Change" events -> the function."""
+"""EventBridge rules for Deadline Cloud events, and their target: the event queue or the function.
+
+Two rules on the default bus, with the same farm/queue filter and the same target:
+
+- ``Task Run Status Change`` with ``runStatus`` in the watched statuses: one event per task run, the
+  function reads the task's session action;
+- ``Job Run Status Change`` with ``taskRunStatus`` SUCCEEDED / FAILED / CANCELED: one job-level message
+  with the task-run counts.
+
+Delivery ``queue`` (default): the target is the event queue (CDK's ``SqsQueue`` target adds a queue
+policy statement that lets in this rule's events only: ``aws:SourceArn`` = the rule). Delivery
+``direct``: the target is the function (asynchronous invoke). Either way EventBridge retries delivery and
+sends what it could not deliver to the function's dead-letter queue.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
@@ -13,10 +26,12 @@ from constructs import Construct
 
 EVENT_SOURCE = "aws.deadline"
 DETAIL_TYPE = "Task Run Status Change"
+JOB_RUN_DETAIL_TYPE = "Job Run Status Change"
+#: Job-level messages: a job's task runs reached one of these (``detail.taskRunStatus``).
+JOB_RUN_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED")
 
 
-def event_detail(run_statuses: Sequence[str], farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
-    detail: Dict[str, Any] = {"runStatus": list(run_statuses)}
+def _scope(detail: Dict[str, Any], farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
     if farm_ids:
         detail["farmId"] = list(farm_ids)
     if queue_ids:
@@ -24,38 +39,62 @@ def event_detail(run_statuses: Sequence[str], farm_ids: Sequence[str], queue_ids
     return detail
 
 
-class TaskRunStatusTrigger(Construct):
-    """A rule on the default bus; its target retries, then sends undeliverable events to ``dead_letter_queue``."""
+def event_detail(run_statuses: Sequence[str], farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
+    """The ``detail`` filter of the task run rule."""
+    return _scope({"runStatus": list(run_statuses)}, farm_ids, queue_ids)
+
+
+def job_run_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
+    """The ``detail`` filter of the job run rule."""
+    return _scope({"taskRunStatus": list(JOB_RUN_STATUSES)}, farm_ids, queue_ids)
+
+
+def event_target(
+    *,
+    function: lambda_.IFunction,
+    queue: Optional[sqs.IQueue],
+    dead_letter_queue: sqs.IQueue,
+    retry_attempts: int,
+    max_event_age: Duration,
+) -> events.IRuleTarget:
+    """The event queue when there is one (delivery ``queue``), else the function (delivery ``direct``)."""
+    if queue is not None:
+        return targets.SqsQueue(
+            queue,
+            dead_letter_queue=dead_letter_queue,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+        )
+    return targets.LambdaFunction(
+        function,
+        dead_letter_queue=dead_letter_queue,
+        retry_attempts=retry_attempts,
+        max_event_age=max_event_age,
+    )
+
+
+class DeadlineEventRule(Construct):
+    """One rule on the default bus (``source`` aws.deadline, one detail-type) with one target."""
 
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        function: lambda_.IFunction,
-        dead_letter_queue: sqs.IQueue,
-        run_statuses: Sequence[str],
-        farm_ids: Sequence[str],
-        queue_ids: Sequence[str],
-        retry_attempts: int,
-        max_event_age: Duration,
+        description: str,
+        detail_type: str,
+        detail: Dict[str, Any],
+        target: events.IRuleTarget,
     ) -> None:
         super().__init__(scope, id)
         self.rule = events.Rule(
             self,
             "Rule",
-            description="Deadline Cloud task runs reaching a watched status -> Deadline Session Watch",
+            description=description,
             event_pattern=events.EventPattern(
                 source=[EVENT_SOURCE],
-                detail_type=[DETAIL_TYPE],
-                detail=event_detail(run_statuses, farm_ids, queue_ids),
+                detail_type=[detail_type],
+                detail=detail,
             ),
         )
-        self.rule.add_target(
-            targets.LambdaFunction(
-                function,
-                dead_letter_queue=dead_letter_queue,
-                retry_attempts=retry_attempts,
-                max_event_age=max_event_age,
-            )
-        )
+        self.rule.add_target(target)

@@ -2,8 +2,10 @@
 
 ``synth`` runs ``python app.py`` once per test session, exactly as a developer would (cdk.json context,
 local bundling), in a subprocess whose PATH holds a ``docker`` that fails and records any call, and no
-other ``docker``. ``scoped_synth`` builds the app in-process once with farms, queues, emails and an
-explicit account/region, skipping asset bundling (the default synth covers it).
+other ``docker``. ``scoped_template`` builds the app in-process once with farms, queues, emails, the
+``each`` notification mode, batch settings given as ``-c`` strings and an explicit account/region;
+``direct_template`` once with ``eventDelivery=direct``. Both skip asset bundling (the default synth
+covers it) and run cdk-nag (an unacknowledged finding fails them).
 """
 
 from __future__ import annotations
@@ -115,7 +117,22 @@ SCOPED_CONTEXT = {
     "sessionWatch:waitSeconds": "90",
     "sessionWatch:alarmFunctionErrors": 3,
     "sessionWatch:logRetentionDays": 90,
+    # Notification mode and batch path, as -c passes them: strings.
+    "sessionWatch:notifyMode": "each",
+    "sessionWatch:digestWindowSeconds": "120",
+    "sessionWatch:digestSampleSize": "25",
+    "sessionWatch:monitorUrl": "https://monitor.example.com/{farmId}/{queueId}/{jobId}",
+    "sessionWatch:enrichmentCallsPerJobWindow": "3",
+    "sessionWatch:batchSize": "25",
+    "sessionWatch:batchWindowSeconds": "2",
+    "sessionWatch:maxConcurrency": "7",
+    "sessionWatch:alarmEventQueueAgeSeconds": "900",
     # The default synth covers the asset; this one skips bundling to stay fast.
+    "aws:cdk:bundling-stacks": [],
+}
+
+DIRECT_CONTEXT = {
+    "sessionWatch:eventDelivery": "direct",
     "aws:cdk:bundling-stacks": [],
 }
 
@@ -127,14 +144,15 @@ def build_app(outdir: Path, overrides: Dict[str, Any]):
     return create_app(outdir=str(outdir), context=context)
 
 
-@pytest.fixture(scope="session")
-def scoped_template(tmp_path_factory) -> Dict[str, Any]:
-    outdir = tmp_path_factory.mktemp("cdk.out-scoped")
+def synth_in_process(outdir: Path, overrides: Dict[str, Any], *, account: str = "", region: str = "") -> Dict[str, Any]:
+    """Synthesise in this process with cdk.json's context plus ``overrides``; the template."""
     saved = {k: os.environ.get(k) for k in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_CONTEXT_JSON")}
-    os.environ.update(CDK_DEFAULT_ACCOUNT=ACCOUNT, CDK_DEFAULT_REGION=REGION)
-    os.environ.pop("CDK_CONTEXT_JSON", None)
+    for key in saved:
+        os.environ.pop(key, None)
+    if account and region:
+        os.environ.update(CDK_DEFAULT_ACCOUNT=account, CDK_DEFAULT_REGION=region)
     try:
-        app = build_app(outdir, SCOPED_CONTEXT)
+        app = build_app(outdir, overrides)
         app.synth()  # raises if cdk-nag reports an unacknowledged finding
     finally:
         for key, value in saved.items():
@@ -143,3 +161,13 @@ def scoped_template(tmp_path_factory) -> Dict[str, Any]:
             else:
                 os.environ[key] = value
     return json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def scoped_template(tmp_path_factory) -> Dict[str, Any]:
+    return synth_in_process(tmp_path_factory.mktemp("cdk.out-scoped"), SCOPED_CONTEXT, account=ACCOUNT, region=REGION)
+
+
+@pytest.fixture(scope="session")
+def direct_template(tmp_path_factory) -> Dict[str, Any]:
+    return synth_in_process(tmp_path_factory.mktemp("cdk.out-direct"), DIRECT_CONTEXT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict, Iterator, List, Tuple
 
 
@@ -13,6 +14,15 @@ def resources(template: Dict[str, Any], type_: str) -> Dict[str, Dict[str, Any]]
 def one(template: Dict[str, Any], type_: str, prefix: str = "") -> Tuple[str, Dict[str, Any]]:
     found = [(k, v) for k, v in resources(template, type_).items() if k.startswith(prefix)]
     assert len(found) == 1, f"expected one {type_} starting with {prefix!r}, found {[k for k, _ in found]}"
+    return found[0]
+
+
+def logical_id(template: Dict[str, Any], type_: str, name: str) -> str:
+    """The logical id of the one ``type_`` resource whose id is ``name`` plus CDK's 8-hex-digit hash
+    (a prefix is not enough: ``EventsQueue`` is also the start of ``EventsQueueDeadLetterQueue...``)."""
+    pattern = re.compile(re.escape(name) + r"[0-9A-F]{8}")
+    found = [k for k in resources(template, type_) if pattern.fullmatch(k)]
+    assert len(found) == 1, f"expected one {type_} named {name}, found {found}"
     return found[0]
 
 
@@ -55,6 +65,17 @@ def role_statements(template: Dict[str, Any], role_prefix: str) -> List[Dict[str
         if {"Ref": role_id} in policy["Properties"]["Roles"]:
             out += policy["Properties"]["PolicyDocument"]["Statement"]
     return out
+
+
+def granted(statements: List[Dict[str, Any]]) -> Dict[str, List[str]]:
+    """Action -> sorted rendered resources, over every Allow statement (an action in two statements gets
+    the union of their resources)."""
+    out: Dict[str, set] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow", statement
+        for action in as_list(statement["Action"]):
+            out.setdefault(action, set()).update(render(r) for r in as_list(statement["Resource"]))
+    return {action: sorted(resources_) for action, resources_ in out.items()}
 
 
 def state_machine_definition(template: Dict[str, Any], substitutions: Dict[str, str] | None = None) -> Dict[str, Any]:

@@ -27,6 +27,11 @@ def test_defaults():
     assert cfg.reserved_concurrency == 10
     assert cfg.removal_policy == "retain"
     assert cfg.state_machine_name == "WaitForSessionAction"
+    assert (cfg.notify_mode, cfg.digest_window_seconds, cfg.digest_sample_size) == ("digest", 60, 10)
+    assert cfg.monitor_url is None
+    assert (cfg.event_delivery, cfg.batch_size, cfg.batch_window_seconds, cfg.max_concurrency) == ("queue", 100, 5, 2)
+    assert cfg.enrichment_calls_per_job_window == 1
+    assert cfg.alarm_event_queue_age_seconds == 600
 
 
 def test_command_line_strings_are_parsed():
@@ -49,6 +54,37 @@ def test_command_line_strings_are_parsed():
         EmailSubscription("a@example.com", {"outcome": ("failure",)}),
         EmailSubscription("b@example.com", {}),
     )
+
+
+def test_batch_path_and_digest_settings_from_command_line_strings():
+    cfg = config(
+        notifyMode="EACH",
+        digestWindowSeconds="840",
+        digestSampleSize="50",
+        monitorUrl=" https://monitor.example.com/{farmId}/queues/{queueId}/jobs/{jobId} ",
+        eventDelivery="Direct",
+        batchSize="10",
+        batchWindowSeconds="0",  # allowed: a batch of at most 10 needs no window
+        maxConcurrency="1000",
+        enrichmentCallsPerJobWindow="100",
+        reservedConcurrency="none",
+    )
+    assert (cfg.notify_mode, cfg.event_delivery) == ("each", "direct")
+    assert (cfg.digest_window_seconds, cfg.digest_sample_size) == (840, 50)
+    assert cfg.monitor_url == "https://monitor.example.com/{farmId}/queues/{queueId}/jobs/{jobId}"
+    assert (cfg.batch_size, cfg.batch_window_seconds, cfg.max_concurrency) == (10, 0, 1000)
+    assert cfg.enrichment_calls_per_job_window == 100
+    assert config(monitorUrl="").monitor_url is None
+    assert config(monitorUrl="https://deadline.example.com").monitor_url == "https://deadline.example.com"
+
+
+def test_reserved_concurrency_must_hold_both_event_sources():
+    assert config(reservedConcurrency=4, maxConcurrency=2).reserved_concurrency == 4  # 2 events + 2 digests
+    # Direct delivery has no event queue: only the digest queue's event source (2) counts.
+    assert config(reservedConcurrency=2, maxConcurrency=50, eventDelivery="direct").reserved_concurrency == 2
+    with pytest.raises(ConfigError) as caught:
+        config(reservedConcurrency=10, maxConcurrency=9)
+    assert str(caught.value).startswith(PREFIX + "reservedConcurrency: must be at least 11")
 
 
 @pytest.mark.parametrize(
@@ -78,6 +114,27 @@ def test_command_line_strings_are_parsed():
         ("stackName", "1-starts-with-digit", "must be a CloudFormation stack name"),
         ("removalPolicy", "keep", "must be one of retain, destroy"),
         ("alarmFunctionErrors", 0, "must be between 1 and"),
+        ("notifyMode", "batch", "must be one of each, digest"),
+        ("digestWindowSeconds", 9, "must be between 10 and 840"),
+        ("digestWindowSeconds", 841, "must be between 10 and 840"),  # a flush's delay must stay under 900 s
+        ("digestSampleSize", 0, "must be between 1 and 50"),
+        ("digestSampleSize", "51", "must be between 1 and 50"),
+        ("monitorUrl", "http://monitor.example.com", "must be an https URL"),
+        ("monitorUrl", "https://", "must be an https URL"),
+        ("monitorUrl", "https://monitor.example.com/a b", "must be an https URL"),
+        ("monitorUrl", "https://monitor.example.com/{stepId}", "unknown placeholder {stepId}"),
+        ("monitorUrl", ["https://a.example.com"], "must be an https URL or empty"),
+        ("eventDelivery", "sqs", "must be one of queue, direct"),
+        ("batchSize", 0, "must be between 1 and 100"),
+        ("batchSize", 101, "must be between 1 and 100"),
+        ("batchWindowSeconds", -1, "must be between 0 and 300"),
+        ("batchWindowSeconds", 301, "must be between 0 and 300"),
+        ("batchWindowSeconds", "0", "must be at least 1 when sessionWatch:batchSize is above 10"),
+        ("maxConcurrency", 1, "must be between 2 and 1000"),
+        ("maxConcurrency", 1001, "must be between 2 and 1000"),
+        ("enrichmentCallsPerJobWindow", 0, "must be between 1 and 100"),
+        ("enrichmentCallsPerJobWindow", 101, "must be between 1 and 100"),
+        ("alarmEventQueueAgeSeconds", 59, "must be between 60 and 86400"),
     ],
 )
 def test_bad_values_fail_naming_the_key(key, value, message):

@@ -1,11 +1,20 @@
-"""The template for a scoped configuration: farms, queues, emails with filters, explicit environment."""
+"""The template for a scoped configuration: farms, queues, emails with filters, explicit environment, the
+``each`` notification mode, a monitor URL and batch settings given as ``-c`` strings."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.infra.conftest import ACCOUNT, FARM, QUEUE_A, QUEUE_B, REGION
-from tests.infra.template_tools import as_list, one, render, resources, role_statements, state_machine_definition
+from tests.infra.template_tools import (
+    as_list,
+    logical_id,
+    one,
+    render,
+    resources,
+    role_statements,
+    state_machine_definition,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +28,16 @@ def test_deadline_reads_are_scoped_to_the_configured_queues(scoped_template):
     ])
 
 
-def test_rule_filters_on_configured_statuses_farms_and_queues(scoped_template):
-    _, rule = one(scoped_template, "AWS::Events::Rule")
-    assert rule["Properties"]["EventPattern"]["detail"] == {
+def test_rules_filter_on_configured_statuses_farms_and_queues(scoped_template):
+    task_runs = scoped_template["Resources"][logical_id(scoped_template, "AWS::Events::Rule", "TaskRunEventsRule")]
+    assert task_runs["Properties"]["EventPattern"]["detail"] == {
         "runStatus": ["FAILED", "NOT_COMPATIBLE"],
+        "farmId": [FARM],
+        "queueId": [QUEUE_A, QUEUE_B],
+    }
+    job_runs = scoped_template["Resources"][logical_id(scoped_template, "AWS::Events::Rule", "JobRunEventsRule")]
+    assert job_runs["Properties"]["EventPattern"]["detail"] == {
+        "taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"],  # not taskRunStatuses: those are task runs
         "farmId": [FARM],
         "queueId": [QUEUE_A, QUEUE_B],
     }
@@ -52,9 +67,37 @@ def test_overrides_reach_function_state_machine_alarms_and_removal_policy(scoped
     [errors] = [a["Properties"] for a in resources(scoped_template, "AWS::CloudWatch::Alarm").values()
                 if a["Properties"].get("MetricName") == "Errors"]
     assert errors["Threshold"] == 3
-    _, table = one(scoped_template, "AWS::DynamoDB::GlobalTable")
-    assert table["DeletionPolicy"] == "Delete"
-    assert table["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is False
+    tables = resources(scoped_template, "AWS::DynamoDB::GlobalTable")
+    assert len(tables) == 2  # history and digest ledger
+    for table in tables.values():
+        assert table["DeletionPolicy"] == "Delete"
+        assert table["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is False
     for log_group in resources(scoped_template, "AWS::Logs::LogGroup").values():
         assert log_group["Properties"]["RetentionInDays"] == 90
         assert log_group["DeletionPolicy"] == "Delete"
+
+
+def test_notification_mode_and_enrichment_settings_reach_the_function(scoped_template):
+    _, fn = one(scoped_template, "AWS::Lambda::Function", "SessionWatchFunction")
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env["NOTIFY_MODE"] == "each"
+    assert env["DIGEST_WINDOW_SECONDS"] == "120"
+    assert env["DIGEST_SAMPLE_SIZE"] == "25"
+    assert env["ENRICHMENT_CALLS_PER_JOB_WINDOW"] == "3"
+    assert env["MONITOR_URL"] == "https://monitor.example.com/{farmId}/{queueId}/{jobId}"
+    # In each mode too: job-level messages are deduplicated in the digest table.
+    assert {"DIGEST_TABLE_NAME", "DIGEST_QUEUE_URL"} <= set(env)
+
+
+def test_batch_settings_from_context_reach_the_event_source_and_the_queue(scoped_template):
+    queue_id = logical_id(scoped_template, "AWS::SQS::Queue", "EventsQueue")
+    [mapping] = [m["Properties"] for m in resources(scoped_template, "AWS::Lambda::EventSourceMapping").values()
+                 if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}]
+    assert mapping["BatchSize"] == 25
+    assert mapping["MaximumBatchingWindowInSeconds"] == 2
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 7}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert scoped_template["Resources"][queue_id]["Properties"]["VisibilityTimeout"] == 6 * 60 + 2
+    [age] = [a["Properties"] for a in resources(scoped_template, "AWS::CloudWatch::Alarm").values()
+             if a["Properties"].get("MetricName") == "ApproximateAgeOfOldestMessage"]
+    assert age["Threshold"] == 900

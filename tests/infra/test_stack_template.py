@@ -1,4 +1,5 @@
-"""Assertions on the synthesised template (default cdk.json context), one group per promise of issue 3."""
+"""Assertions on the synthesised template (default cdk.json context): the promises of issue 3, and the
+batch path and digests of issue 6 (defaults: delivery ``queue``, notification mode ``digest``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import json
 
 import pytest
 
-from tests.infra.template_tools import as_list, one, render, resources, role_statements, state_machine_definition
+from tests.infra.template_tools import (
+    as_list,
+    granted,
+    logical_id,
+    one,
+    render,
+    resources,
+    role_statements,
+    state_machine_definition,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -15,6 +25,17 @@ TERMINAL_STATUSES = "SUCCEEDED,FAILED,INTERRUPTED,CANCELED,NEVER_ATTEMPTED,RECLA
 
 def _id(template, type_, prefix=""):
     return one(template, type_, prefix)[0]
+
+
+def _queue(template, name):
+    """``SessionWatchDeadLetterQueue``, ``EventsQueue``, ``EventsQueueDeadLetterQueue``, ``DigestsQueue``,
+    ``DigestsQueueDeadLetterQueue``."""
+    return logical_id(template, "AWS::SQS::Queue", name)
+
+
+def _rule(template, name):
+    """``TaskRunEventsRule`` or ``JobRunEventsRule``."""
+    return logical_id(template, "AWS::Events::Rule", name)
 
 
 # --- the function ---------------------------------------------------------------------------------
@@ -41,13 +62,20 @@ def test_function_is_arm64_current_python_json_logs_tracing_and_bounded(template
 def test_function_environment_is_the_contract(template):
     _, fn = one(template, "AWS::Lambda::Function", "SessionWatchFunction")
     env = fn["Properties"]["Environment"]["Variables"]
-    table_id = _id(template, "AWS::DynamoDB::GlobalTable")
+    table_id = _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")
     topic_id = _id(template, "AWS::SNS::Topic", "Notifications")
     assert env == {
         "TABLE_NAME": {"Ref": table_id},
         "TOPIC_ARN": {"Ref": topic_id},
         "NOTIFY_STATUSES": TERMINAL_STATUSES,
         "RECORD_RETENTION_DAYS": "90",
+        "NOTIFY_MODE": "digest",
+        "DIGEST_WINDOW_SECONDS": "60",
+        "DIGEST_SAMPLE_SIZE": "10",
+        "DIGEST_TABLE_NAME": {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "DigestsTable")},
+        "DIGEST_QUEUE_URL": {"Ref": _queue(template, "DigestsQueue")},
+        "ENRICHMENT_CALLS_PER_JOB_WINDOW": "1",
+        # No MONITOR_URL: sessionWatch:monitorUrl is empty by default.
         "POWERTOOLS_SERVICE_NAME": "session-watch",
         "POWERTOOLS_METRICS_NAMESPACE": "DeadlineSessionWatch",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -55,7 +83,7 @@ def test_function_environment_is_the_contract(template):
 
 
 def test_function_asynchronous_failures_go_to_the_dead_letter_queue(template):
-    dlq_id = _id(template, "AWS::SQS::Queue", "SessionWatchDeadLetterQueue")
+    dlq_id = _queue(template, "SessionWatchDeadLetterQueue")
     _, config = one(template, "AWS::Lambda::EventInvokeConfig")
     props = config["Properties"]
     assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
@@ -63,12 +91,11 @@ def test_function_asynchronous_failures_go_to_the_dead_letter_queue(template):
     assert props["FunctionName"] == {"Ref": _id(template, "AWS::Lambda::Function", "SessionWatchFunction")}
 
 
-# --- the EventBridge rule ---------------------------------------------------------------------------
+# --- the EventBridge rules ---------------------------------------------------------------------------
 
 
-def test_rule_matches_task_run_status_changes_of_terminal_statuses(template):
-    _, rule = one(template, "AWS::Events::Rule")
-    props = rule["Properties"]
+def test_task_run_rule_matches_task_run_status_changes_of_terminal_statuses(template):
+    props = template["Resources"][_rule(template, "TaskRunEventsRule")]["Properties"]
     assert "EventBusName" not in props  # the default bus
     assert props["State"] == "ENABLED"
     assert props["EventPattern"] == {
@@ -78,44 +105,149 @@ def test_rule_matches_task_run_status_changes_of_terminal_statuses(template):
     }
 
 
-def test_rule_target_is_the_function_with_retries_and_the_encrypted_dlq(template):
-    fn_id = _id(template, "AWS::Lambda::Function", "SessionWatchFunction")
-    dlq_id = _id(template, "AWS::SQS::Queue", "SessionWatchDeadLetterQueue")
-    rule_id, rule = one(template, "AWS::Events::Rule")
-    [target] = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [fn_id, "Arn"]}
-    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 4 * 3600}
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
-
-    [permission] = resources(template, "AWS::Lambda::Permission").values()
-    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
-    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
-    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+def test_job_run_rule_matches_job_run_status_changes_that_end_a_job(template):
+    props = template["Resources"][_rule(template, "JobRunEventsRule")]["Properties"]
+    assert "EventBusName" not in props
+    assert props["State"] == "ENABLED"
+    assert props["EventPattern"] == {
+        "source": ["aws.deadline"],
+        "detail-type": ["Job Run Status Change"],
+        "detail": {"taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"]},
+    }
+    assert len(resources(template, "AWS::Events::Rule")) == 2
 
 
-def test_dead_letter_queue_is_encrypted_tls_only_and_writable_by_the_rule_only(template):
-    dlq_id, dlq = one(template, "AWS::SQS::Queue", "SessionWatchDeadLetterQueue")
-    assert dlq["Properties"]["SqsManagedSseEnabled"] is True
-    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 86400
-    _, policy = one(template, "AWS::SQS::QueuePolicy")
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    deny = [s for s in statements if s["Effect"] == "Deny"]
-    assert deny == [{
+def test_both_rules_target_the_event_queue_with_retries_and_the_dlq(template):
+    queue_id = _queue(template, "EventsQueue")
+    dlq_id = _queue(template, "SessionWatchDeadLetterQueue")
+    for name in ("TaskRunEventsRule", "JobRunEventsRule"):
+        [target] = template["Resources"][_rule(template, name)]["Properties"]["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}, name
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 4 * 3600}
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    # Nothing invokes the function asynchronously in queue delivery: no EventBridge permission on it.
+    assert resources(template, "AWS::Lambda::Permission") == {}
+
+
+def _queue_policy(template, queue_id):
+    [policy] = [p for p in resources(template, "AWS::SQS::QueuePolicy").values()
+                if p["Properties"]["Queues"] == [{"Ref": queue_id}]]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _tls_only(queue_id):
+    return {
         "Action": "sqs:*", "Effect": "Deny", "Principal": {"AWS": "*"},
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        "Resource": {"Fn::GetAtt": [dlq_id, "Arn"]},
-    }]
-    [allow] = [s for s in statements if s["Effect"] == "Allow"]
-    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
-    assert allow["Action"] == "sqs:SendMessage"
-    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [_id(template, "AWS::Events::Rule"), "Arn"]}}}
+        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+    }
+
+
+def test_event_queue_takes_events_from_the_two_rules_only_over_tls(template):
+    queue_id = _queue(template, "EventsQueue")
+    statements = _queue_policy(template, queue_id)
+    assert [s for s in statements if s["Effect"] == "Deny"] == [_tls_only(queue_id)]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert sorted(render(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allows) == sorted(
+        f"<{_rule(template, name)}.Arn>" for name in ("TaskRunEventsRule", "JobRunEventsRule"))
+    for allow in allows:
+        assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+        assert "sqs:SendMessage" in as_list(allow["Action"])
+        assert set(as_list(allow["Action"])) <= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+        assert allow["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+        assert set(allow["Condition"]) == {"ArnEquals"}
+
+
+def test_dead_letter_queue_is_encrypted_tls_only_and_writable_by_the_rules_only(template):
+    dlq_id = _queue(template, "SessionWatchDeadLetterQueue")
+    dlq = template["Resources"][dlq_id]
+    assert dlq["Properties"]["SqsManagedSseEnabled"] is True
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+    statements = _queue_policy(template, dlq_id)
+    assert [s for s in statements if s["Effect"] == "Deny"] == [_tls_only(dlq_id)]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert len(allows) == 2
+    for allow in allows:
+        assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+        assert allow["Action"] == "sqs:SendMessage"
+    assert sorted(json.dumps(a["Condition"], sort_keys=True) for a in allows) == sorted(
+        json.dumps({"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [_rule(template, name), "Arn"]}}}, sort_keys=True)
+        for name in ("TaskRunEventsRule", "JobRunEventsRule"))
+
+
+# --- the batch path: queues and event sources ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["EventsQueue", "DigestsQueue"])
+def test_queues_are_encrypted_tls_only_with_their_own_dead_letter_queue(template, name):
+    queue_id = _queue(template, name)
+    dlq_id = _queue(template, f"{name}DeadLetterQueue")
+    props = template["Resources"][queue_id]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5}
+    dlq = template["Resources"][dlq_id]["Properties"]
+    assert dlq["SqsManagedSseEnabled"] is True
+    assert dlq["MessageRetentionPeriod"] == 14 * 86400
+    assert "RedrivePolicy" not in dlq
+    for queue in (queue_id, dlq_id):
+        assert [s for s in _queue_policy(template, queue) if s["Effect"] == "Deny"] == [_tls_only(queue)]
+    # Nobody but the function (through its role) reads or writes the digest queue and the two DLQs.
+    for queue in (dlq_id,) + ((queue_id,) if name == "DigestsQueue" else ()):
+        assert [s for s in _queue_policy(template, queue) if s["Effect"] == "Allow"] == []
+
+
+def test_queue_visibility_timeouts_are_six_function_timeouts_plus_the_batching_window(template):
+    _, fn = one(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    timeout = fn["Properties"]["Timeout"]
+    assert timeout == 60
+    events = template["Resources"][_queue(template, "EventsQueue")]["Properties"]
+    assert events["VisibilityTimeout"] == 6 * timeout + 5
+    digests = template["Resources"][_queue(template, "DigestsQueue")]["Properties"]
+    assert digests["VisibilityTimeout"] == 6 * timeout
+
+
+def _mappings(template):
+    return {render(m["Properties"]["EventSourceArn"]): m["Properties"]
+            for m in resources(template, "AWS::Lambda::EventSourceMapping").values()}
+
+
+def test_function_reads_the_event_queue_in_batches_reporting_item_failures(template):
+    fn_id = _id(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    mapping = _mappings(template)[f"<{_queue(template, 'EventsQueue')}.Arn>"]
+    assert mapping == {
+        "EventSourceArn": {"Fn::GetAtt": [_queue(template, "EventsQueue"), "Arn"]},
+        "FunctionName": {"Ref": fn_id},
+        "BatchSize": 100,
+        "MaximumBatchingWindowInSeconds": 5,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": 2},  # bounds Deadline Cloud calls per second
+    }
+
+
+def test_function_reads_the_digest_queue_reporting_item_failures(template):
+    fn_id = _id(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    mapping = _mappings(template)[f"<{_queue(template, 'DigestsQueue')}.Arn>"]
+    assert mapping == {
+        "EventSourceArn": {"Fn::GetAtt": [_queue(template, "DigestsQueue"), "Arn"]},
+        "FunctionName": {"Ref": fn_id},
+        "BatchSize": 10,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": 2},
+    }
+    assert len(resources(template, "AWS::Lambda::EventSourceMapping")) == 2
+
+
+def test_reserved_concurrency_leaves_room_for_both_event_sources(template):
+    _, fn = one(template, "AWS::Lambda::Function", "SessionWatchFunction")
+    total = sum(m["ScalingConfig"]["MaximumConcurrency"] for m in _mappings(template).values())
+    assert fn["Properties"]["ReservedConcurrentExecutions"] >= total
 
 
 # --- the history table -------------------------------------------------------------------------------
 
 
 def test_history_table_keys_index_ttl_pitr_encryption_and_retention(template):
-    _, table = one(template, "AWS::DynamoDB::GlobalTable")
+    _, table = one(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")
     props = table["Properties"]
     assert props["KeySchema"] == [
         {"AttributeName": "jobId", "KeyType": "HASH"},
@@ -124,8 +256,8 @@ def test_history_table_keys_index_ttl_pitr_encryption_and_retention(template):
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
-    [index] = props["GlobalSecondaryIndexes"]
-    assert index == {
+    by_queue_outcome, by_digest_window = props["GlobalSecondaryIndexes"]
+    assert by_queue_outcome == {
         "IndexName": "byQueueOutcome",
         "KeySchema": [
             {"AttributeName": "queueOutcome", "KeyType": "HASH"},
@@ -133,8 +265,37 @@ def test_history_table_keys_index_ttl_pitr_encryption_and_retention(template):
         ],
         "Projection": {"ProjectionType": "ALL"},
     }
+    # Sparse: only failures recorded in digest mode carry digestWindow ("<jobId>#<windowStart>#<shard>").
+    assert by_digest_window == {
+        "IndexName": "byDigestWindow",
+        "KeySchema": [
+            {"AttributeName": "digestWindow", "KeyType": "HASH"},
+            {"AttributeName": "occurredAt", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
-    assert types == {"jobId": "S", "sessionActionId": "S", "queueOutcome": "S", "occurredAt": "S"}
+    assert types == {"jobId": "S", "sessionActionId": "S", "queueOutcome": "S", "occurredAt": "S",
+                     "digestWindow": "S"}
+    [replica] = props["Replicas"]
+    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert replica["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_digest_table_keys_ttl_pitr_encryption_and_retention(template):
+    _, table = one(template, "AWS::DynamoDB::GlobalTable", "DigestsTable")
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "jobId", "KeyType": "HASH"},
+        {"AttributeName": "digestKey", "KeyType": "RANGE"},
+    ]
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
+        "jobId": "S", "digestKey": "S"}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}  # as the history table
+    assert "GlobalSecondaryIndexes" not in props
     [replica] = props["Replicas"]
     assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert replica["DeletionProtectionEnabled"] is True
@@ -167,45 +328,54 @@ def test_no_email_subscription_by_default(template):
 
 
 def test_function_role_has_exactly_the_statements_it_needs(template):
-    table_id = _id(template, "AWS::DynamoDB::GlobalTable")
+    table_id = _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")
+    digest_table_id = _id(template, "AWS::DynamoDB::GlobalTable", "DigestsTable")
     topic_id = _id(template, "AWS::SNS::Topic", "Notifications")
     key_id = _id(template, "AWS::KMS::Key")
-    dlq_id = _id(template, "AWS::SQS::Queue")
+    dlq_id = _queue(template, "SessionWatchDeadLetterQueue")
+    events_id = _queue(template, "EventsQueue")
+    digests_id = _queue(template, "DigestsQueue")
     log_group_id = _id(template, "AWS::Logs::LogGroup", "SessionWatchFunctionLogGroup")
     _, role = one(template, "AWS::IAM::Role", "SessionWatchRole")
     assert "ManagedPolicyArns" not in role["Properties"]  # no AWSLambdaBasicExecutionRole: exact grants only
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"}
 
-    granted = {}
-    for statement in role_statements(template, "SessionWatchRole"):
-        assert statement["Effect"] == "Allow"
-        for action in as_list(statement["Action"]):
-            granted[action] = sorted(render(r) for r in as_list(statement["Resource"]))
-
     deadline = ["arn:<AWS::Partition>:deadline:<AWS::Region>:<AWS::AccountId>:farm/*"]
-    assert granted == {
+    history = sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"])
+    digest_ledger = [f"<{digest_table_id}.Arn>"]
+    consumed = sorted([f"<{events_id}.Arn>", f"<{digests_id}.Arn>"])
+    assert granted(role_statements(template, "SessionWatchRole")) == {
+        # BatchGetSessionAction / BatchGetTask / BatchGetJob / BatchGetSession authorize as these Get* actions.
         "deadline:GetSessionAction": deadline,
         "deadline:GetTask": deadline,
         "deadline:ListSessionActions": deadline,
         "deadline:GetJob": deadline,
         "deadline:GetSession": deadline,
-        "dynamodb:GetItem": sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"]),
-        "dynamodb:PutItem": sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"]),
-        "dynamodb:UpdateItem": sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"]),
-        "dynamodb:Query": sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"]),
-        "sns:Publish": [f"<{topic_id}>"],
+        "dynamodb:GetItem": sorted(history + digest_ledger),
+        "dynamodb:UpdateItem": sorted(history + digest_ledger),
+        "dynamodb:DeleteItem": digest_ledger,
+        "dynamodb:Query": sorted(history + [f"<{table_id}.Arn>/index/byDigestWindow"]),
+        "sns:Publish": [f"<{topic_id}>"],  # also authorizes PublishBatch
         "kms:GenerateDataKey": [f"<{key_id}.Arn>"],
         "kms:Decrypt": [f"<{key_id}.Arn>"],
         "logs:CreateLogStream": [f"<{log_group_id}.Arn>"],
         "logs:PutLogEvents": [f"<{log_group_id}.Arn>"],
-        "sqs:SendMessage": [f"<{dlq_id}.Arn>"],
-        "sqs:GetQueueAttributes": [f"<{dlq_id}.Arn>"],
-        "sqs:GetQueueUrl": [f"<{dlq_id}.Arn>"],
+        # The on-failure destination (DLQ) and the delayed digest flushes.
+        "sqs:SendMessage": sorted([f"<{dlq_id}.Arn>", f"<{digests_id}.Arn>"]),
+        "sqs:GetQueueAttributes": sorted([f"<{dlq_id}.Arn>"] + consumed),
+        "sqs:GetQueueUrl": sorted([f"<{dlq_id}.Arn>"] + consumed),
+        # The two event source mappings (CDK's grant to consume).
+        "sqs:ReceiveMessage": consumed,
+        "sqs:DeleteMessage": consumed,
+        "sqs:ChangeMessageVisibility": consumed,
         # The only "*": X-Ray has no resource-level permissions.
         "xray:PutTraceSegments": ["*"],
         "xray:PutTelemetryRecords": ["*"],
     }
+    # No deadline:BatchGet* action exists for these reads (the batch operations authorize as Get*).
+    actions = {a for s in role_statements(template, "SessionWatchRole") for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith("deadline:Batch")}
 
 
 def test_resource_star_only_where_the_service_has_no_narrower_arn(template):
@@ -266,7 +436,7 @@ def test_state_machine_invokes_the_function_with_only_the_four_ids_and_retries_t
     assert read["Next"] == "CheckOutcome"
     function_errors, lambda_errors = read["Retry"]
     assert function_errors["ErrorEquals"] == ["DeadlineThrottled", "DeadlineUnavailable", "RecordStoreError",
-                                              "NotificationError", "NotificationPending"]
+                                              "NotificationError", "NotificationPending", "DigestScheduleError"]
     assert lambda_errors["ErrorEquals"] == ["Lambda.ServiceException", "Lambda.AWSLambdaException",
                                             "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
     for retry in read["Retry"]:
@@ -307,18 +477,35 @@ def test_state_machine_choice_waits_while_not_terminal_then_succeeds_or_fails(te
 # --- monitoring -----------------------------------------------------------------------------------------
 
 
-def test_alarms_watch_errors_throttles_dlq_and_state_machine_and_notify_operations(template):
+def test_alarms_watch_errors_throttles_dlqs_backlog_and_state_machine_and_notify_operations(template):
     ops_topic = {"Ref": _id(template, "AWS::SNS::Topic", "MonitoringOperationsTopic")}
     fn = {"Ref": _id(template, "AWS::Lambda::Function", "SessionWatchFunction")}
-    dlq_name = {"Fn::GetAtt": [_id(template, "AWS::SQS::Queue"), "QueueName"]}
     machine = {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
+
+    def queue_name(name):
+        return {"Fn::GetAtt": [_queue(template, name), "QueueName"]}
+
     alarms = {k: v["Properties"] for k, v in resources(template, "AWS::CloudWatch::Alarm").items()}
-    by_metric = {(p["Namespace"], p["MetricName"]): p for p in alarms.values() if "MetricName" in p}
-    assert set(by_metric) == {
-        ("AWS/Lambda", "Errors"),
-        ("AWS/Lambda", "Throttles"),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-    }
+    by_metric = sorted(
+        (p["Namespace"], p["MetricName"], json.dumps(p["Dimensions"], sort_keys=True), p["Statistic"], p["Threshold"])
+        for p in alarms.values() if "MetricName" in p
+    )
+
+    def dims(name, value):
+        return json.dumps([{"Name": name, "Value": value}], sort_keys=True)
+
+    assert by_metric == sorted([
+        ("AWS/Lambda", "Errors", dims("FunctionName", fn), "Sum", 1),
+        ("AWS/Lambda", "Throttles", dims("FunctionName", fn), "Sum", 1),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+         dims("QueueName", queue_name("SessionWatchDeadLetterQueue")), "Maximum", 1),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+         dims("QueueName", queue_name("EventsQueueDeadLetterQueue")), "Maximum", 1),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+         dims("QueueName", queue_name("DigestsQueueDeadLetterQueue")), "Maximum", 1),
+        # A backlog: the oldest event has waited 10 minutes (sessionWatch:alarmEventQueueAgeSeconds).
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage", dims("QueueName", queue_name("EventsQueue")), "Maximum", 600),
+    ])
     # The state machine alarm: operational faults only, not executions that end in Fail because the
     # render failed (those reach people through the notification topic).
     [machine_alarm] = [p for p in alarms.values() if "Metrics" in p]
@@ -333,12 +520,8 @@ def test_alarms_watch_errors_throttles_dlq_and_state_machine_and_notify_operatio
     for stat in inputs.values():
         assert stat["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": machine}]
         assert stat["Stat"] == "Sum" and stat["Period"] == 300
-    assert by_metric[("AWS/Lambda", "Errors")]["Dimensions"] == [{"Name": "FunctionName", "Value": fn}]
-    assert by_metric[("AWS/Lambda", "Throttles")]["Dimensions"] == [{"Name": "FunctionName", "Value": fn}]
-    assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Dimensions"] == [
-        {"Name": "QueueName", "Value": dlq_name}]
+    assert machine_alarm["Threshold"] == 1
     for props in alarms.values():
-        assert props["Threshold"] == 1
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert props["EvaluationPeriods"] == 1
         assert props.get("Period", 300) == 300
@@ -375,16 +558,29 @@ def test_dashboard_shows_failures_completions_errors_duration_and_dlq_depth(temp
     assert all(m[4]["stat"] == "Sum" for m in ours)
     assert {m[1] for m in widgets["Function errors and throttles"]["metrics"]} >= {"Errors", "Throttles"}
     assert {m[1] for m in widgets["Function duration"]["metrics"]} == {"Duration"}
-    assert {m[1] for m in widgets["Dead-letter queue depth"]["metrics"]} == {"ApproximateNumberOfMessagesVisible"}
+    dead_letters = widgets["Dead-letter queue depth"]["metrics"]
+    assert {m[1] for m in dead_letters} == {"ApproximateNumberOfMessagesVisible"}
+    assert len(dead_letters) == 3  # the function's, the event queue's, the digest queue's
+    assert {m[1] for m in widgets["Event queue backlog"]["metrics"]} == {
+        "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible", "ApproximateAgeOfOldestMessage"}
+    assert {m[1] for m in widgets["Digest flushes"]["metrics"]} == {
+        "ApproximateNumberOfMessagesDelayed", "NumberOfMessagesDeleted"}
     assert "Alarms" in widgets
+    assert len(widgets["Alarms"]["alarms"]) == len(resources(template, "AWS::CloudWatch::Alarm"))
 
 
 # --- outputs ----------------------------------------------------------------------------------------------
 
 
-def test_outputs_name_the_table_topic_state_machine_and_dlq(template):
+def test_outputs_name_the_tables_topic_state_machine_and_queues(template):
     outputs = template["Outputs"]
-    assert outputs["TableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable")}
+    assert outputs["TableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")}
     assert outputs["TopicArn"]["Value"] == {"Ref": _id(template, "AWS::SNS::Topic", "Notifications")}
     assert outputs["StateMachineArn"]["Value"] == {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
-    assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": _id(template, "AWS::SQS::Queue")}
+    assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "SessionWatchDeadLetterQueue")}
+    assert outputs["EventQueueUrl"]["Value"] == {"Ref": _queue(template, "EventsQueue")}
+    assert outputs["EventDeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "EventsQueueDeadLetterQueue")}
+    assert outputs["DigestTableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "DigestsTable")}
+    assert outputs["DigestQueueUrl"]["Value"] == {"Ref": _queue(template, "DigestsQueue")}
+    assert outputs["DigestDeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "DigestsQueueDeadLetterQueue")}
+    assert {"FunctionName", "OperationsTopicArn"} <= set(outputs)

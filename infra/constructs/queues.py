@@ -1,0 +1,50 @@
+"""Encrypted, TLS-only SQS queues with their own dead-letter queue (shared by the event and digest queues)."""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+#: Receives before a message moves to the dead-letter queue. With ReportBatchItemFailures only the items
+#: that failed are received again, so five receives are five attempts of that one item.
+MAX_RECEIVE_COUNT = 5
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+def visibility_timeout(function_timeout: Duration, batching_window: Duration = Duration.seconds(0)) -> Duration:
+    """What Lambda's SQS documentation advises: at least six times the function timeout plus the batching
+    window, so that a batch still in work (or retried after a throttle) is not received twice."""
+    return Duration.seconds(6 * int(function_timeout.to_seconds()) + int(batching_window.to_seconds()))
+
+
+def queue_with_dead_letter_queue(
+    scope: Construct,
+    id: str,
+    *,
+    visibility: Duration,
+    retention: Duration,
+) -> Tuple[sqs.Queue, sqs.Queue]:
+    """``{id}`` and ``{id}DeadLetterQueue``: SQS-managed SSE, TLS-only queue policies, redrive after
+    ``MAX_RECEIVE_COUNT`` receives."""
+    dead_letter_queue = sqs.Queue(
+        scope,
+        f"{id}DeadLetterQueue",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DEAD_LETTER_RETENTION,
+    )
+    # No cdk-nag acknowledgement needed: AwsSolutions-SQS3 recognises a queue another queue's redrive
+    # policy names as a dead-letter queue.
+    queue = sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        visibility_timeout=visibility,
+        retention_period=retention,
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=dead_letter_queue),
+    )
+    return queue, dead_letter_queue
