@@ -102,6 +102,12 @@ class NotificationError(SessionWatchError):
     retryable = True
 
 
+class NotificationRejected(NotificationError):
+    """SNS rejected the message itself (``InvalidParameter``...): retrying the same message cannot help."""
+
+    retryable = False
+
+
 class DigestScheduleError(SessionWatchError):
     """The digest flush could not be put on the digest queue after retries. A retry schedules it."""
 

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Sequence, Union
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.notification import Notification
-from ..errors import NotificationError
+from ..errors import NotificationError, NotificationRejected
 
 #: PublishBatch limits: 10 entries and 256 KiB for the whole request.
 BATCH_ENTRIES = 10
@@ -85,8 +85,13 @@ def _groups(notifications: Sequence[Notification]) -> List[List[int]]:
     return groups
 
 
+#: SNS error codes that reject the message itself: the same message would fail again.
+REJECTED_CODES = frozenset({"InvalidParameter", "InvalidParameterValue", "ValidationError"})
+
+
 def _error(operation: str, topic_arn: str, err: Exception) -> NotificationError:
     if isinstance(err, ClientError):
         error = err.response.get("Error", {})
-        return NotificationError(f"{operation} {topic_arn}: {error.get('Code')}: {error.get('Message')}")
+        cls = NotificationRejected if error.get("Code") in REJECTED_CODES else NotificationError
+        return cls(f"{operation} {topic_arn}: {error.get('Code')}: {error.get('Message')}")
     return NotificationError(f"{operation} {topic_arn}: {type(err).__name__}: {err}")
