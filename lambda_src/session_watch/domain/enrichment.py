@@ -19,6 +19,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ..errors import MalformedSessionActionError
+from .normalise import _optional_str, _required_str  # the same field checks as the normaliser
 from .record import ENRICHMENT_FIELDS, RECORD_FIELDS, Record
 
 __all__ = [
@@ -301,20 +302,3 @@ def enrich(
     return out
 
 
-# --- scalar fields -----------------------------------------------------------------------------
-
-
-def _required_str(obj: Mapping[str, Any], key: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str) or not value:
-        raise MalformedSessionActionError(key, "is missing or not a non-empty string")
-    return value
-
-
-def _optional_str(obj: Mapping[str, Any], key: str, where: str = "") -> Optional[str]:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise MalformedSessionActionError(f"{where}.{key}" if where else key, "is not a string")
-    return value
