@@ -23,6 +23,7 @@ from .constructs.trigger import (
     event_detail,
     event_target,
     job_run_detail,
+    requeue_detail,
 )
 
 _REMOVAL = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
@@ -81,6 +82,15 @@ class SessionWatchStack(Stack):
             description="Deadline Cloud task runs reaching a watched status -> Deadline Session Watch",
             detail_type=DETAIL_TYPE,
             detail=event_detail(config.task_run_statuses, config.farm_ids, config.queue_ids),
+            target=target(),
+        )
+        self.requeue_rule = DeadlineEventRule(
+            self,
+            "TaskRequeueEvents",
+            description="Deadline Cloud task runs requeued after their worker was reclaimed or the run "
+                        "interrupted -> Deadline Session Watch",
+            detail_type=DETAIL_TYPE,
+            detail=requeue_detail(config.farm_ids, config.queue_ids),
             target=target(),
         )
         self.job_run_rule = DeadlineEventRule(

@@ -1,9 +1,11 @@
 """EventBridge rules for Deadline Cloud events, and their target: the event queue or the function.
 
-Two rules on the default bus, with the same farm/queue filter and the same target:
+Three rules on the default bus, with the same farm/queue filter and the same target:
 
 - ``Task Run Status Change`` with ``runStatus`` in the watched statuses: one event per task run, the
   function reads the task's session action;
+- ``Task Run Status Change`` from a running status back to ``READY``: the run was reclaimed or
+  interrupted and the task requeued; the function records that run (RECLAIMED, INTERRUPTED);
 - ``Job Run Status Change`` with ``taskRunStatus`` SUCCEEDED / FAILED / CANCELED: one job-level message
   with the task-run counts.
 
@@ -27,6 +29,10 @@ from constructs import Construct
 EVENT_SOURCE = "aws.deadline"
 DETAIL_TYPE = "Task Run Status Change"
 JOB_RUN_DETAIL_TYPE = "Job Run Status Change"
+#: A task back to READY from one of these: its worker was reclaimed or its run interrupted, and Deadline
+#: requeued it. No event says RECLAIMED or INTERRUPTED itself; this one lets the function record that run.
+REQUEUED_FROM = ("RUNNING", "INTERRUPTING", "STARTING", "ASSIGNED", "SCHEDULED")
+
 #: Job-level messages: a job's task runs reached one of these (``detail.taskRunStatus``).
 JOB_RUN_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -42,6 +48,12 @@ def _scope(detail: Dict[str, Any], farm_ids: Sequence[str], queue_ids: Sequence[
 def event_detail(run_statuses: Sequence[str], farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
     """The ``detail`` filter of the task run rule."""
     return _scope({"runStatus": list(run_statuses)}, farm_ids, queue_ids)
+
+
+def requeue_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
+    """The ``detail`` filter of the requeue rule: a running task back to READY (not a task requeued by
+    hand from SUCCEEDED, FAILED or CANCELED)."""
+    return _scope({"runStatus": ["READY"], "previousRunStatus": list(REQUEUED_FROM)}, farm_ids, queue_ids)
 
 
 def job_run_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:

@@ -151,6 +151,8 @@ def _read_session_actions(items: Dict[str, _Item], ports: Ports) -> None:
             if isinstance(item.request, TaskRunChange):
                 # The task may have moved on since the event: rare, and read with single calls.
                 response = service.action_the_event_reports(item.request, ref.session_action_id, response, deadline)
+                if response is None:
+                    continue  # nothing to record: the single-call path returns the skip notice
             item.record = normalise_session_action(
                 response, farm_id=ref.farm_id, queue_id=ref.queue_id, job_id=ref.job_id
             )

@@ -31,7 +31,12 @@ ACTION_STATUSES_FOR_RUN_STATUS = {
     "SUCCEEDED": frozenset({"SUCCEEDED"}),
     "FAILED": frozenset({"FAILED", "NEVER_ATTEMPTED", "INTERRUPTED"}),
     "CANCELED": frozenset({"CANCELED", "NEVER_ATTEMPTED"}),
+    # Back to READY from a run (the rule forwards RUNNING -> READY): the worker was reclaimed or the run
+    # interrupted, and Deadline requeued the task. No event says RECLAIMED or INTERRUPTED itself.
+    "READY": frozenset({"RECLAIMED", "INTERRUPTED", "RECLAIMING"}),
 }
+#: Run statuses whose event reports nothing to record when no action ended that way.
+_ONLY_IF_MATCHED = frozenset({"READY"})
 #: Job run statuses that end a job and get one job-level message.
 JOB_END_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 #: A digest is published this long after its window closes (writes that started inside the window land).
@@ -420,23 +425,31 @@ def _read_for_task(task: TaskRunChange, deadline: DeadlinePort) -> Optional[Dict
 
 def action_the_event_reports(
     task: TaskRunChange, latest_id: str, response: Dict[str, Any], deadline: DeadlinePort
-) -> Dict[str, Any]:
-    """The task's latest action, unless it ended otherwise than the event says (see ``_read_for_task``)."""
+) -> Optional[Dict[str, Any]]:
+    """The task's latest action, unless it ended otherwise than the event says (see ``_read_for_task``).
+
+    ``None`` for a requeue (READY) event when no action of the task was reclaimed or interrupted (a task
+    requeued by hand): there is nothing new to record.
+    """
     expected = ACTION_STATUSES_FOR_RUN_STATUS.get(task.run_status or "")
     if expected and response.get("status") not in expected:
         for summary in deadline.task_session_actions(task):
             if summary.get("status") in expected and summary["sessionActionId"] != latest_id:
                 ref = SessionActionRef(task.farm_id, task.queue_id, task.job_id, summary["sessionActionId"])
                 return deadline.get_session_action(ref)
+        if task.run_status in _ONLY_IF_MATCHED:
+            return None
     return response
 
 
 def skipped_result(task: TaskRunChange) -> Dict[str, Any]:
     result: Dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
+    reason = ("task requeued with no reclaimed or interrupted run" if task.run_status in _ONLY_IF_MATCHED
+              else "task has no session action")
     result.update(
         farmId=task.farm_id, queueId=task.queue_id, jobId=task.job_id, stepId=task.step_id,
         taskId=task.task_id, actionType="taskRun", outcome=Outcome.UNKNOWN.value, terminal=False,
-        skipped="task has no session action",
+        skipped=reason,
     )
     return result
 

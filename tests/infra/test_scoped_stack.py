@@ -35,6 +35,9 @@ def test_rules_filter_on_configured_statuses_farms_and_queues(scoped_template):
         "farmId": [FARM],
         "queueId": [QUEUE_A, QUEUE_B],
     }
+    requeues = scoped_template["Resources"][logical_id(scoped_template, "AWS::Events::Rule", "TaskRequeueEventsRule")]
+    assert requeues["Properties"]["EventPattern"]["detail"]["farmId"] == [FARM]
+    assert requeues["Properties"]["EventPattern"]["detail"]["queueId"] == [QUEUE_A, QUEUE_B]
     job_runs = scoped_template["Resources"][logical_id(scoped_template, "AWS::Events::Rule", "JobRunEventsRule")]
     assert job_runs["Properties"]["EventPattern"]["detail"] == {
         "taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"],  # not taskRunStatuses: those are task runs

@@ -114,13 +114,24 @@ def test_job_run_rule_matches_job_run_status_changes_that_end_a_job(template):
         "detail-type": ["Job Run Status Change"],
         "detail": {"taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"]},
     }
-    assert len(resources(template, "AWS::Events::Rule")) == 2
+    assert len(resources(template, "AWS::Events::Rule")) == 3
 
 
-def test_both_rules_target_the_event_queue_with_retries_and_the_dlq(template):
+def test_requeue_rule_matches_running_tasks_sent_back_to_ready(template):
+    props = template["Resources"][_rule(template, "TaskRequeueEventsRule")]["Properties"]
+    assert props["EventPattern"] == {
+        "source": ["aws.deadline"],
+        "detail-type": ["Task Run Status Change"],
+        # a reclaimed worker or an interrupted run, not a task requeued by hand from an ended status
+        "detail": {"runStatus": ["READY"],
+                   "previousRunStatus": ["RUNNING", "INTERRUPTING", "STARTING", "ASSIGNED", "SCHEDULED"]},
+    }
+
+
+def test_the_rules_target_the_event_queue_with_retries_and_the_dlq(template):
     queue_id = _queue(template, "EventsQueue")
     dlq_id = _queue(template, "SessionWatchDeadLetterQueue")
-    for name in ("TaskRunEventsRule", "JobRunEventsRule"):
+    for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"):
         [target] = template["Resources"][_rule(template, name)]["Properties"]["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}, name
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 4 * 3600}
@@ -143,13 +154,13 @@ def _tls_only(queue_id):
     }
 
 
-def test_event_queue_takes_events_from_the_two_rules_only_over_tls(template):
+def test_event_queue_takes_events_from_the_three_rules_only_over_tls(template):
     queue_id = _queue(template, "EventsQueue")
     statements = _queue_policy(template, queue_id)
     assert [s for s in statements if s["Effect"] == "Deny"] == [_tls_only(queue_id)]
     allows = [s for s in statements if s["Effect"] == "Allow"]
     assert sorted(render(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allows) == sorted(
-        f"<{_rule(template, name)}.Arn>" for name in ("TaskRunEventsRule", "JobRunEventsRule"))
+        f"<{_rule(template, name)}.Arn>" for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"))
     for allow in allows:
         assert allow["Principal"] == {"Service": "events.amazonaws.com"}
         assert "sqs:SendMessage" in as_list(allow["Action"])
@@ -166,13 +177,13 @@ def test_dead_letter_queue_is_encrypted_tls_only_and_writable_by_the_rules_only(
     statements = _queue_policy(template, dlq_id)
     assert [s for s in statements if s["Effect"] == "Deny"] == [_tls_only(dlq_id)]
     allows = [s for s in statements if s["Effect"] == "Allow"]
-    assert len(allows) == 2
+    assert len(allows) == 3
     for allow in allows:
         assert allow["Principal"] == {"Service": "events.amazonaws.com"}
         assert allow["Action"] == "sqs:SendMessage"
     assert sorted(json.dumps(a["Condition"], sort_keys=True) for a in allows) == sorted(
         json.dumps({"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [_rule(template, name), "Arn"]}}}, sort_keys=True)
-        for name in ("TaskRunEventsRule", "JobRunEventsRule"))
+        for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"))
 
 
 # --- the batch path: queues and event sources ----------------------------------------------------------

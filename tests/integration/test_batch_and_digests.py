@@ -331,3 +331,35 @@ def test_a_finished_job_gets_one_job_level_message(farm, invoke, local_aws, lamb
     assert message["record"]["taskRunStatus"] == "FAILED" and message["record"]["jobName"] == "bad-scene"
     assert message["record"]["taskRunStatusCounts"]["FAILED"] == 3
     assert "bad-scene" in message["Subject"]
+
+
+# --- requeued tasks (reclaimed workers) -------------------------------------------------------------
+
+
+def test_a_task_requeued_after_its_worker_was_reclaimed_records_the_reclaimed_run(farm, invoke, local_aws):
+    render = farm.farm
+    job = render.create_job("spot", frames=[1])
+    [task_id] = job.task_ids
+    session = render.start_session(job.job_id)
+    action = render.add_task_run(session.session_id, task_id, status="ASSIGNED")
+    render.set_session_action_status(action.session_action_id, "RUNNING")
+    render.set_session_action_status(action.session_action_id, "RECLAIMING")
+    render.set_session_action_status(action.session_action_id, "RECLAIMED")
+    [requeued] = [e for e in render.drain_events()
+                  if e["detail-type"] == "Task Run Status Change" and e["detail"]["runStatus"] == "READY"]
+
+    result = invoke(requeued)
+
+    assert (result["sessionActionId"], result["status"]) == (action.session_action_id, "RECLAIMED")
+    assert local_aws.item(job.job_id, action.session_action_id)["status"] == {"S": "RECLAIMED"}
+    [message] = local_aws.notifications()
+    assert "reclaimed" in message["Subject"]
+
+
+def test_a_task_requeued_by_hand_records_nothing(farm, invoke, local_aws):
+    ids = farm.task_action(status="SUCCEEDED", exit_code=0)
+
+    result = invoke(farm.task_event(ids, "READY", previous="SUCCEEDED"))
+
+    assert result["skipped"] == "task requeued with no reclaimed or interrupted run"
+    assert local_aws.items() == [] and local_aws.notifications() == []
