@@ -14,7 +14,6 @@ from .adapters.deadline_reader import DeadlineReader
 from .adapters.digest_ledger import DigestLedger, DigestQueue
 from .adapters.notifier import Notifier
 from .adapters.record_store import RecordStore
-from .batch import process_batch
 from .config import Settings, get_settings
 from .domain.requests import is_sqs_batch, parse_invocation
 from .enricher import Enricher
@@ -57,6 +56,8 @@ def lambda_handler(event: Any, context: Any) -> Dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000.0
     lease_seconds = max(remaining, 0.0) + LEASE_MARGIN_SECONDS
     if is_sqs_batch(event):
+        from .batch import process_batch  # Powertools' batch utility: loaded only by the batch path
+
         return process_batch(event, _ports(settings), settings, now=time.time(), lease_seconds=lease_seconds)
     request = parse_invocation(event)
     correlation = getattr(request, "event_id", None) or (event.get("id") if isinstance(event, dict) else None)
