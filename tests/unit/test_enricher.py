@@ -1,0 +1,146 @@
+"""The enricher's caches and call budget, with an in-memory Deadline reader (the stand-in covers the wire)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Dict
+
+import pytest
+
+from session_watch.config import load_settings
+from session_watch.domain.record import RECORD_FIELDS
+from session_watch.domain.requests import SessionActionRef
+from session_watch.enricher import Enricher
+from session_watch.errors import DeadlineThrottled
+
+FARM, QUEUE, JOB = "farm-" + "0" * 32, "queue-" + "1" * 32, "job-" + "2" * 32
+SETTINGS = load_settings({"TABLE_NAME": "history", "TOPIC_ARN": "arn:aws:sns:us-west-2:111122223333:t",
+                          "NOTIFY_MODE": "each", "DIGEST_WINDOW_SECONDS": "60", "AWS_REGION": "us-west-2"})
+T0 = 1_795_946_400.0
+
+
+def session_id(n: int) -> str:
+    return f"session-{n:032x}"
+
+
+def record(session: int, n: int = 1, status: str = "FAILED") -> Dict[str, Any]:
+    r = dict.fromkeys(RECORD_FIELDS)
+    r.update(farmId=FARM, queueId=QUEUE, jobId=JOB, sessionId=session_id(session),
+             sessionActionId=f"sessionaction-{session:032x}-{n}", status=status, outcome="failure", terminal=True,
+             actionType="taskRun", taskId=f"task-{'5' * 32}-{n}")
+    return r
+
+
+class Reads:
+    def __init__(self) -> None:
+        self.calls: Counter = Counter()
+        self.fail: Dict[str, Exception] = {}
+
+    def _call(self, name: str) -> None:
+        self.calls[name] += 1
+        if name in self.fail:
+            raise self.fail[name]
+
+    def get_job(self, farm_id, queue_id, job_id):
+        self._call("GetJob")
+        return {"jobId": job_id, "name": "shot-042", "priority": 70}
+
+    def get_session(self, farm_id, queue_id, job_id, session):
+        self._call("GetSession")
+        return {"sessionId": session, "workerId": "worker-" + session[-8:], "fleetId": "fleet-" + "7" * 32,
+                "log": {"logDriver": "awslogs", "options": {"logGroupName": "/aws/deadline/x", "logStreamName": session}}}
+
+    def session_actions_of_session(self, farm_id, queue_id, job_id, session):
+        self._call("ListSessionActions")
+        return [{"sessionActionId": f"sessionaction-{session[8:]}-0", "status": "FAILED",
+                 "definition": {"envEnter": {"environmentId": "JOB:x:Blender"}}},
+                {"sessionActionId": f"sessionaction-{session[8:]}-1", "status": "NEVER_ATTEMPTED",
+                 "definition": {"taskRun": {"stepId": "step-" + "5" * 32, "taskId": "task-" + "5" * 32 + "-1"}}}]
+
+    def get_session_action(self, ref: SessionActionRef):
+        self._call("GetSessionAction")
+        return {"sessionActionId": ref.session_action_id, "status": "FAILED", "sessionId": "session-" + ref.session_action_id[14:46],
+                "definition": {"envEnter": {"environmentId": "JOB:x:Blender"}}, "processExitCode": 1,
+                "progressMessage": "conda: PackagesNotFoundError"}
+
+    def batch_get_jobs(self, jobs):
+        self._call("BatchGetJob")
+        return {j[2]: {"jobId": j[2], "name": "shot-042", "priority": 70} for j in jobs}, {}
+
+    def batch_get_sessions(self, sessions):
+        self._call("BatchGetSession")
+        found = {s[3]: self.get_session(*s) for s in list(sessions)[1:]}
+        self.calls["GetSession"] -= len(found)
+        first = list(sessions)[0][3]
+        return found, {first: DeadlineThrottled("BatchGetSession", "ThrottlingException", "slow down")}
+
+    def batch_get_session_actions(self, refs):
+        self._call("BatchGetSessionAction")
+        out = {r.session_action_id: self.get_session_action(r) for r in refs}
+        self.calls["GetSessionAction"] -= len(out)
+        return out, {}
+
+
+@pytest.fixture
+def reads():
+    return Reads()
+
+
+def test_one_call_per_kind_per_job_per_window_then_the_documented_fallback(reads):
+    enricher = Enricher(reads, SETTINGS)
+
+    first = enricher.enrich(record(1), task_run_status="FAILED", now=T0)
+    second = enricher.enrich(record(2), task_run_status="FAILED", now=T0 + 10)
+    next_window = enricher.enrich(record(3), task_run_status="FAILED", now=T0 + 61)
+
+    assert reads.calls == Counter({"GetJob": 1, "GetSession": 2})
+    assert first["workerId"] and first["jobName"] == "shot-042" and first["enrichmentMissing"] is None
+    assert second["workerId"] is None and second["logStream"] == session_id(2)  # the documented log location
+    assert second["logGroup"] == f"/aws/deadline/{FARM}/{QUEUE}"
+    assert second["enrichmentMissing"] == ["workerId: call limit (1 per job per 60 s) reached"]
+    assert next_window["workerId"] is not None  # a new window, a new call
+
+
+def test_a_failed_call_is_named_and_not_retried_within_the_window(reads):
+    reads.fail["GetJob"] = DeadlineThrottled("GetJob", "ThrottlingException", "slow down")
+    enricher = Enricher(reads, SETTINGS)
+
+    first = enricher.enrich(record(1), task_run_status="FAILED", now=T0)
+    again = enricher.enrich(record(1, n=2), task_run_status="FAILED", now=T0 + 1)
+
+    assert reads.calls["GetJob"] == 1
+    assert first["enrichmentMissing"] == ["jobName: GetJob ThrottlingException"]
+    assert again["enrichmentMissing"] == ["jobName: GetJob ThrottlingException"]  # the reason, not "limit"
+    assert first["workerId"] is not None  # the other details still came
+
+
+def test_root_cause_is_looked_up_once_per_session_and_remembered(reads):
+    enricher = Enricher(reads, SETTINGS)
+
+    a = enricher.enrich(record(1, n=1, status="NEVER_ATTEMPTED"), task_run_status="FAILED", now=T0)
+    b = enricher.enrich(record(1, n=2, status="NEVER_ATTEMPTED"), task_run_status="FAILED", now=T0 + 200)
+    own = enricher.enrich(record(1, n=3, status="FAILED"), task_run_status="FAILED", now=T0 + 300)
+
+    assert reads.calls["ListSessionActions"] == 1 and reads.calls["GetSessionAction"] == 1
+    assert a["rootCause"]["actionType"] == "envEnter" and a["rootCause"]["processExitCode"] == 1
+    assert b["rootCause"] == a["rootCause"]
+    assert own["rootCause"] is None  # an action that failed itself is its own cause
+    assert enricher.root_cause_record(session_id(1))["status"] == "FAILED"
+
+
+def test_prefetch_reads_a_batch_with_one_call_per_kind_and_keeps_per_item_errors(reads):
+    enricher = Enricher(reads, SETTINGS)
+    batch = [record(s, n=s, status="NEVER_ATTEMPTED") for s in (1, 2, 3)]
+
+    enricher.prefetch(batch, ["FAILED"] * 3, T0)
+    out = [enricher.enrich(r, task_run_status="FAILED", now=T0) for r in batch]
+
+    assert reads.calls["BatchGetJob"] == 1 and reads.calls["BatchGetSession"] == 1
+    assert reads.calls["GetJob"] == 0 and reads.calls["GetSession"] == 0
+    assert reads.calls["ListSessionActions"] == 1 and reads.calls["BatchGetSessionAction"] == 1  # budget: 1/job
+    assert all(r["jobName"] == "shot-042" for r in out)
+    assert out[0]["workerId"] is None
+    assert "workerId: BatchGetSession ThrottlingException" in out[0]["enrichmentMissing"]
+    assert out[1]["workerId"] and out[2]["workerId"]
+    assert out[0]["rootCause"] is not None
+    assert any(m.startswith("rootCause: call limit") for m in out[1]["enrichmentMissing"])
