@@ -43,6 +43,10 @@ JOB_END_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 DIGEST_GRACE_SECONDS = 10
 #: Digest windows spread their records over this many index keys (no hot partition in a burst).
 DIGEST_SHARDS = 8
+#: A duplicate delivery re-checks the flush of the window its record joined if that window is this recent
+#: (a redelivery after a crash comes within minutes; a pipeline re-reading an old action must not re-open
+#: a window whose ledger item has expired).
+REPAIR_WINDOWS_WITHIN_SECONDS = 3600
 #: How long ledger items (windows, job-level messages) are kept.
 LEDGER_RETENTION_SECONDS = 2 * 86400
 
@@ -61,6 +65,7 @@ class RecordPort(Protocol):
     def release_claim(self, record: Record) -> None: ...
     def digest_members(self, window_keys: List[str]) -> List[Record]: ...
     def move_to_digest(self, record: Record, digest_window: str) -> None: ...
+    def leave_digest(self, record: Record, digest_window: str) -> None: ...
 
 
 class NotificationPort(Protocol):
@@ -162,7 +167,9 @@ def save_record(
     record: Record, ports: Ports, settings: Settings, *, now: float, lease_seconds: float
 ) -> Saved:
     """Write the record; in ``each`` mode claim its publish, in ``digest`` mode add a failure to its
-    job's digest window (the window's flush is scheduled first, so nothing joins an unscheduled window)."""
+    job's digest window and make sure the window's flush is scheduled (if scheduling fails, the record
+    leaves the window again and the error makes the event retried; a duplicate delivery re-checks the
+    window it joined, so a crash between joining and scheduling is repaired by the retry)."""
     outcome = Outcome(record["outcome"])
     if outcome is Outcome.UNKNOWN:
         count(Metric.UNKNOWN_STATUS)
@@ -175,7 +182,6 @@ def save_record(
     if settings.digest and notify:
         if outcome is Outcome.FAILURE:
             window_start = _window_start(now, settings)
-            ensure_window(record, window_start, ports, settings, now=now)
             digest_window = digest_window_key(record, window_start)
         else:
             notify = False  # digest mode: completions reach people as the job-level message
@@ -199,6 +205,11 @@ def save_record(
         return Saved(result.stored or record)
     if result.kind is SaveKind.DUPLICATE:
         count(Metric.DEDUPLICATED)
+        joined = int(result.digest_window.split("#")[1]) if settings.digest and result.digest_window else None
+        if joined is not None and now - joined < REPAIR_WINDOWS_WITHIN_SECONDS:
+            # Already in a recent digest window: make sure its flush is scheduled (a crash may have come
+            # between joining it and scheduling it). Normally the window is known open or already exists.
+            ensure_window(record, joined, ports, settings, now=now)
         logger.info("status already published; duplicate delivery ignored", extra=summary)
         return Saved(record)
     if result.kind is SaveKind.PENDING:
@@ -212,6 +223,11 @@ def save_record(
         count(Metric.FAILURES if outcome is Outcome.FAILURE else Metric.COMPLETIONS)
 
     if result.kind is SaveKind.CLAIMED and digest_window is not None and window_start is not None:
+        try:
+            ensure_window(record, window_start, ports, settings, now=now)
+        except DigestScheduleError:
+            ports.records.leave_digest(record, digest_window)  # the retry joins (and schedules) again
+            raise
         count(Metric.DIGESTED)
         _check_late_join(record, window_start, ports, settings)
         logger.info("recorded; added to the job's digest", extra={**summary, "windowStart": window_start})

@@ -130,6 +130,12 @@ def test_never_attempted_actions_name_the_failed_environment_enter(farm, invoke,
     assert cause["sessionActionId"] == enter.session_action_id
     assert (cause["actionType"], cause["status"], cause["processExitCode"]) == ("envEnter", "FAILED", 1)
     assert cause["progressMessage"] == ENV_MESSAGE and "Blender-4.2" in cause["environmentId"]
+    # Read back, the stored root cause has every contract key (DynamoDB keeps no nulls).
+    from session_watch.adapters.record_store import RecordStore
+    from session_watch.domain.enrichment import ROOT_CAUSE_FIELDS
+
+    stored = RecordStore(local_aws.client("dynamodb"), local_aws.table_name).get(job.job_id, result["sessionActionId"])
+    assert stored["rootCause"] == {k: cause[k] for k in ROOT_CAUSE_FIELDS}
     # The environment enter has no event of its own: it is recorded (and notified) as the root cause.
     enter_row = local_aws.item(job.job_id, enter.session_action_id)
     assert enter_row["actionType"] == {"S": "envEnter"} and enter_row["status"] == {"S": "FAILED"}

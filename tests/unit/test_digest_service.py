@@ -41,12 +41,20 @@ class Records:
     def __init__(self, journal: Journal) -> None:
         self.journal, self.rows, self.windows = journal, {}, {}
 
+    duplicate_of = None
+
     def save(self, record, *, claim_notification, digest_window=None, **_):
         self.journal.add("save", record["sessionActionId"], digest_window)
+        if self.duplicate_of:
+            return SaveResult(SaveKind.DUPLICATE, record["status"], record, self.duplicate_of)
         self.rows[record["sessionActionId"]] = record
         if digest_window:
             self.windows[record["sessionActionId"]] = digest_window
         return SaveResult(SaveKind.CLAIMED if claim_notification else SaveKind.WRITTEN, None)
+
+    def leave_digest(self, record, key):
+        self.journal.add("leave", record["sessionActionId"], key)
+        self.windows.pop(record["sessionActionId"], None)
 
     def move_to_digest(self, record, key):
         self.journal.add("move", record["sessionActionId"], key)
@@ -121,7 +129,7 @@ NOW = 1_795_946_415.0  # 15 s into a window that starts at ...400
 WINDOW = 1_795_946_400
 
 
-def test_the_flush_is_scheduled_before_the_first_failure_joins_and_only_once(monkeypatch):
+def test_the_first_failure_of_a_window_schedules_its_flush_once(monkeypatch):
     monkeypatch.setattr(service.time, "time", lambda: NOW + 1)
     journal = Journal()
     p = ports(journal)
@@ -129,21 +137,33 @@ def test_the_flush_is_scheduled_before_the_first_failure_joins_and_only_once(mon
     for n in range(3):
         service.record_and_notify(failure(n), p, SETTINGS, now=NOW, lease_seconds=30)
 
-    assert journal[:3] == [("open", WINDOW), ("schedule", WINDOW, 55), ("save", failure(0)["sessionActionId"],
-                                                                        service.digest_window_key(failure(0), WINDOW))]
+    assert journal[:3] == [("save", failure(0)["sessionActionId"], service.digest_window_key(failure(0), WINDOW)),
+                           ("open", WINDOW), ("schedule", WINDOW, 55)]
     assert [e[0] for e in journal].count("schedule") == 1  # the window is known open afterwards
     assert p.notifications.sent == []
 
 
-def test_a_window_whose_flush_cannot_be_scheduled_is_forgotten_and_nothing_joins(monkeypatch):
+def test_a_window_whose_flush_cannot_be_scheduled_is_forgotten_and_the_record_leaves_it(monkeypatch):
     journal = Journal()
     p = ports(journal, queue_fails=True)
 
     with pytest.raises(DigestScheduleError):
         service.record_and_notify(failure(), p, SETTINGS, now=NOW, lease_seconds=30)
 
-    assert [e[0] for e in journal] == ["open", "schedule", "forget"]
-    assert p.records.rows == {}  # not saved: the retry opens and schedules the window again
+    assert [e[0] for e in journal] == ["save", "open", "schedule", "forget", "leave"]
+    assert p.records.windows == {}  # out of the window: the retry joins and schedules it again
+
+
+def test_a_duplicate_repairs_a_window_whose_flush_was_never_scheduled(monkeypatch):
+    journal = Journal()
+    p = ports(journal)
+    key = service.digest_window_key(failure(), WINDOW)
+    p.records.duplicate_of = key  # stored: joined WINDOW, then the invocation died before scheduling
+
+    service.record_and_notify(failure(), p, SETTINGS, now=NOW + 30, lease_seconds=30)
+
+    assert [e[0] for e in journal] == ["save", "open", "schedule"]
+    assert ("schedule", WINDOW, 25) in journal
 
 
 def test_a_write_that_ends_after_its_window_was_flushed_moves_to_the_next_window(monkeypatch):

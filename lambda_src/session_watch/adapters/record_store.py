@@ -53,6 +53,7 @@ class SaveResult:
     kind: SaveKind
     previous_status: Optional[str]
     stored: Optional[Record] = None  # the record in the table when nothing was written
+    digest_window: Optional[str] = None  # the digest window the stored record joined, if any
 
 
 class RecordStore:
@@ -164,6 +165,15 @@ class RecordStore:
             {":status": record["status"]},
         )
 
+    def leave_digest(self, record: Record, digest_window: str) -> None:
+        """Undo joining a digest window (its flush could not be scheduled): a retry joins again."""
+        self._update(
+            record,
+            "REMOVE notifiedStatus, digestWindow",
+            {":window": digest_window},
+            condition="digestWindow = :window",
+        )
+
     def move_to_digest(self, record: Record, digest_window: str) -> None:
         """Put a record that missed its digest window's flush into another window."""
         self._update(record, "SET digestWindow = :window", {":window": digest_window})
@@ -247,6 +257,13 @@ class RecordStore:
         for key, kind in (("processExitCode", int), ("progressPercent", float), ("durationSeconds", float)):
             if record[key] is not None:
                 record[key] = kind(record[key])
+        cause = record.get("rootCause")
+        if isinstance(cause, dict):  # DynamoDB keeps no nulls: restore every key of the contract
+            from ..domain.enrichment import ROOT_CAUSE_FIELDS
+
+            record["rootCause"] = {key: cause.get(key) for key in ROOT_CAUSE_FIELDS}
+            if record["rootCause"]["processExitCode"] is not None:
+                record["rootCause"]["processExitCode"] = int(record["rootCause"]["processExitCode"])
         types = record.get("parameterTypes") or {}
         for name, value in (record.get("parameters") or {}).items():
             if types.get(name) == "float" and isinstance(value, int):
@@ -269,7 +286,7 @@ class RecordStore:
         if stored.get("terminal") and previous != record["status"]:
             return SaveResult(SaveKind.STALE, previous, stored)
         if claim and old.get("notifiedStatus", {}).get("S") == record["status"]:
-            return SaveResult(SaveKind.DUPLICATE, previous, stored)
+            return SaveResult(SaveKind.DUPLICATE, previous, stored, old.get("digestWindow", {}).get("S"))
         if claim:
             return SaveResult(SaveKind.PENDING, previous, stored)
         # Cannot happen with the conditions above; be explicit rather than silently drop the write.
