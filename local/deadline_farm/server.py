@@ -628,11 +628,22 @@ def _decode_token(token: str, key: str) -> int:
 
 
 class CallRecord(NamedTuple):
-    """One request the stand-in answered."""
+    """One request the stand-in answered (``items``: the identifiers a Batch* request named, else None)."""
 
     operation: str
     status: int
     error_code: Optional[str]
+    items: Optional[int] = None
+
+
+def _identifier_count(raw_body: bytes) -> Optional[int]:
+    """How many identifiers a Batch* request names (counted even when a fault answers it), else None."""
+    try:
+        body = json.loads(raw_body or b"{}")
+    except ValueError:
+        return None
+    identifiers = body.get("identifiers") if isinstance(body, dict) else None
+    return len(identifiers) if isinstance(identifiers, list) else None
 
 
 class _Server(ThreadingHTTPServer):
@@ -699,6 +710,7 @@ class _Handler(BaseHTTPRequestHandler):
         standin = self.server.standin
         operation = route.operation if route else "UnknownOperation"
         standin._count(operation)
+        items = _identifier_count(raw_body) if method == "POST" else None
         try:
             if route is None:
                 raise ApiError("UnknownOperationException", f"No operation matches {method} {split.path}", status=404)
@@ -726,7 +738,7 @@ class _Handler(BaseHTTPRequestHandler):
                 import traceback
 
                 traceback.print_exc()
-        standin._record(CallRecord(operation, status, code))
+        standin._record(CallRecord(operation, status, code, items))
         try:
             self._respond(status, data, headers)
         except OSError:  # the client went away (e.g. after its read timeout)
@@ -873,6 +885,22 @@ class DeadlineStandIn:
         """Every answered request in order: operation, HTTP status, error code."""
         with self._calls_lock:
             return list(self._log)
+
+    def call_summary(self) -> Dict[str, Dict[str, Any]]:
+        """Per operation: ``calls`` (requests answered), ``ok`` (HTTP 200), ``errors`` (error code -> count,
+        injected ones included) and, for Batch* operations, ``items`` (identifiers requested). What the
+        benchmarks report as Deadline Cloud calls."""
+        out: Dict[str, Dict[str, Any]] = {}
+        for record in self.call_log:
+            entry = out.setdefault(record.operation, {"calls": 0, "ok": 0, "errors": {}})
+            entry["calls"] += 1
+            if record.status == 200:
+                entry["ok"] += 1
+            elif record.error_code:
+                entry["errors"][record.error_code] = entry["errors"].get(record.error_code, 0) + 1
+            if record.items is not None:
+                entry["items"] = entry.get("items", 0) + record.items
+        return out
 
     def reset_calls(self) -> None:
         with self._calls_lock:

@@ -1,22 +1,31 @@
 """``make demo`` / ``python -m local.demo``: the whole system running locally on a simulated render farm.
 
-It synthesises the stack if needed, starts moto's server and the Deadline Cloud stand-in on 127.0.0.1,
-deploys the synthesised template into moto's CloudFormation (publishing the function asset as the CDK
-CLI does), plays a scenario on the simulated farm, delivers each event the farm emits through the
-*deployed* EventBridge rule to the real handler (run in this process with the deployed function's
-environment), runs ``WaitForSessionAction`` through moto's Step Functions interpreter, then prints the
-notifications (read from an SQS queue subscribed to the topic; e-mail text for the failures), the history
-table, the state machine results, the checks and a one-line verdict. Exit status: 0 when every check
+It synthesises the stack if needed (the demo's context: a 10-second digest window, and the mode asked
+for), starts moto's server and the Deadline Cloud stand-in on 127.0.0.1, deploys the synthesised template
+into moto's CloudFormation (publishing the function asset as the CDK CLI does), plays a scenario on the
+simulated farm, delivers each event the farm emits through the *deployed* EventBridge rules: to the event
+queue, which Lambda's SQS event source (emulated: ``local/moto_stack/sqs_source.py``) reads in batches for
+the real handler (run in this process with the deployed function's environment), or straight to the
+function with ``--delivery direct``; waits for the digest flushes the function schedules on its digest
+queue; runs ``WaitForSessionAction`` through moto's Step Functions interpreter, then prints the
+notifications (read from an SQS queue subscribed to the topic; e-mail text for the failures and digests),
+the history table, the state machine results, the checks and a one-line verdict. Exit status: 0 when every check
 passed, 1 when one failed, 2 when the demo could not run, 130 when interrupted. Both servers are stopped
 on every one of those exits.
 
 Options::
 
     --scenario FILE   the scenario to play (default local/scenarios/render-12-frames.json;
-                      local/scenarios/throttled-deadline.json throttles the Deadline Cloud stand-in)
+                      local/scenarios/throttled-deadline.json throttles the Deadline Cloud stand-in;
+                      local/scenarios/job-fails-entirely.json: 1,000 tasks fail on 10 workers;
+                      local/scenarios/env-enter-fails-one-worker.json: one worker's environment fails)
+    --mode MODE       each | digest: synthesise with -c sessionWatch:notifyMode=MODE (default: the stack's
+                      default, digest)
+    --delivery HOW    queue | direct: synthesise with -c sessionWatch:eventDelivery=HOW (default: queue)
     --keep-running    after the run, keep moto and the stand-in up and print how to reach them (Ctrl-C stops)
     --json            print the result as one JSON document on stdout (progress goes to stderr)
-    --synth           run ``python app.py`` into --cdk-out first (it is also run when --cdk-out has no assembly)
+    --synth           run ``python app.py`` into --cdk-out first (also when --cdk-out has no assembly, and
+                      with --mode or --delivery); always with -c sessionWatch:digestWindowSeconds=10
     --cdk-out DIR     the cloud assembly to deploy (default ./cdk.out)
     --workdir DIR     where the function log and moto's log go (default: a new temporary directory)
 

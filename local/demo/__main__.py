@@ -1,4 +1,5 @@
-"""``python -m local.demo [--scenario FILE] [--keep-running] [--json] [--synth] [--cdk-out DIR] [--workdir DIR]``"""
+"""``python -m local.demo [--scenario FILE] [--mode each|digest] [--delivery queue|direct] [--keep-running] [--json]
+[--synth] [--cdk-out DIR] [--workdir DIR]``"""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ from typing import List, Optional
 
 from ..offline_aws import FAKE_CREDENTIALS, isolate_from_aws
 from .report import TextProgress, as_json, print_summary
-from .run import DEFAULT_SCENARIO, DEFAULT_STACK, REPO_ROOT, DemoOptions, DemoResult, run_demo
+from .run import (
+    DEFAULT_SCENARIO,
+    DEFAULT_STACK,
+    DEMO_DIGEST_WINDOW_SECONDS,
+    EVENT_DELIVERIES,
+    NOTIFY_MODES,
+    REPO_ROOT,
+    DemoOptions,
+    DemoResult,
+    run_demo,
+)
 
 
 def _fake_aws_environment() -> None:
@@ -67,7 +78,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="keep moto and the Deadline Cloud stand-in up after the run (Ctrl-C stops them)")
     parser.add_argument("--json", action="store_true",
                         help="print the result as JSON on stdout (progress on stderr)")
-    parser.add_argument("--synth", action="store_true", help="run python app.py into --cdk-out first")
+    parser.add_argument("--mode", choices=NOTIFY_MODES, default=None,
+                        help="notification mode to synthesise the stack with (-c sessionWatch:notifyMode=...; "
+                             "implies --synth; default: the stack's own default, digest)")
+    parser.add_argument("--delivery", choices=EVENT_DELIVERIES, default=None,
+                        help="how events reach the function (-c sessionWatch:eventDelivery=...; implies --synth; "
+                             "default: the stack's own default, queue)")
+    parser.add_argument("--synth", action="store_true",
+                        help="run python app.py into --cdk-out first (with -c sessionWatch:digestWindowSeconds="
+                             f"{DEMO_DIGEST_WINDOW_SECONDS}, so a digest flush comes within about 25 s)")
     parser.add_argument("--cdk-out", type=Path, default=REPO_ROOT / "cdk.out",
                         help="cloud assembly (default ./cdk.out)")
     parser.add_argument("--stack", default=DEFAULT_STACK, help=argparse.SUPPRESS)
@@ -84,7 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     progress_out = sys.stderr if args.json else sys.stdout
     progress = TextProgress(progress_out)
     options = DemoOptions(scenario=args.scenario, cdk_out=args.cdk_out, stack_name=args.stack, synth=args.synth,
-                          workdir=args.workdir)
+                          workdir=args.workdir, mode=args.mode, delivery=args.delivery)
 
     def on_ready(result: DemoResult) -> None:
         if args.json:

@@ -1,24 +1,46 @@
 """What must be true at the end of a scenario: the scenario's own expectations plus invariants that hold
-for every scenario. Each check is a line of the report; the verdict is PASS when all of them pass.
+for every scenario, in the notification mode the deployed function runs (``NOTIFY_MODE``: ``each`` or
+``digest``). Each check is a line of the report; the verdict is PASS when all of them pass.
 
 The ``expect`` block of a scenario::
 
     "rows": {"frame-7": {"status": "FAILED", "outcome": "failure", "processExitCode": 139}, ...}
         exactly these rows in the history table (labels as in local/demo/scenario.py), with these fields
+    "rowGroups": {"frame-*": {"count": 1000, "fields": {"status": "FAILED", "processExitCode": 1}}}
+        rows by label pattern (for big jobs): that many rows match, each with these fields; "rows" and
+        "rowGroups" together name every row the table may hold
     "notRecorded": {"frame-9": "why", "enter@*": "why"}
         labels (shell-style patterns) that must have no row; the reason is printed
-    "notifications": ["frame-1", ...]
-        exactly one message for each, with the row's status, and no other message
-        (default: every expected row with a terminal status)
-    "emails": {"frame-7": ["exit 139", "Segmentation fault"]}
-        text the e-mail of that action's message must contain
-    "deliveries": {"matched": 14}     events the deployed rule matched (duplicates included)
-    "deadLetters": 0                  messages in the dead-letter queue at the end
-    "functionErrors": 0               invocations that raised (each retried one counts)
+    "rootCause": {"frame-1?": {"actionType": "envEnter", "status": "FAILED", "processExitCode": 1}}
+        the ``rootCause`` of the rows matching each pattern has these fields
+    "jobRun": {"status": "FAILED", "counts": {"SUCCEEDED": 7, "FAILED": 4}}
+        the one job-level message (Job Run Status Change) in both modes: its status and non-zero counts
+    "deliveries": {"matched": 14}     events the deployed rules matched (duplicates included)
+    "deadLetters": 0                  messages in the dead-letter queues at the end (all of them)
+    "functionErrors": 0               times the function failed an event: invocations that raised (direct
+                                      delivery; Lambda retries them) and queue messages left for redelivery
+                                      (batch items failed, or every message of a batch that raised)
     "throttled": {"min": 5}           ThrottlingExceptions the Deadline Cloud stand-in injected
     "stateMachine": per run, in the scenario's "stateMachine" list: {"status", "error", "outcome"}
+    each mode only:
+    "notifications": ["frame-1", ...]
+        exactly one per-action message for each, with the row's status, and no other per-action message
+        (default: every expected row whose status the function notifies, NOTIFY_STATUSES)
+    "emails": {"frame-7": ["exit 139", "Segmentation fault"]}
+        text the e-mail of that action's message must contain
+    digest mode only:
+    "digest": {"messages": 1, "failures": 1000, "rootCauses": 1, "emails": ["1000 failures", "bad scene"]}
+        digest messages in all, failed actions they count, distinct root causes they name, e-mail text
 
 A number can be exact (``3``) or a range (``{"min": 1, "max": 4}``).
+
+Invariants checked in every run: the deployed code is lambda_src/; every matched event was processed; rows
+are terminal; every NEVER_ATTEMPTED row has a root cause (the session's first FAILED action); one job-level
+message per terminal Job Run Status Change, with its counts; the dead-letter queues are empty. In ``each``
+mode: one per-action message per (action, status), matching its row. In ``digest`` mode: no per-action
+message; at most one digest per job and window; the digests of a job count exactly its failures in the
+table; every failure row carries its ``digestWindow`` and a digest of that window exists; every digest
+window in the ledger ended ``published``.
 """
 
 from __future__ import annotations
@@ -26,7 +48,8 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import DemoResult
@@ -61,10 +84,38 @@ def _show(expected: Any) -> str:
     return str(expected)
 
 
+def _matches(label: Optional[str], pattern: str) -> bool:
+    return label is not None and fnmatch.fnmatchcase(label, pattern)
+
+
+def _window_iso(window_start: int) -> str:
+    return datetime.fromtimestamp(int(window_start), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _same_instant(a: Any, b: Any) -> bool:
+    """Two window starts (ISO strings or epoch seconds) name the same second."""
+    def seconds(value: Any) -> Optional[float]:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            if value.isdigit():
+                return float(value)
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return None
+        return None
+
+    x, y = seconds(a), seconds(b)
+    return x is not None and x == y
+
+
 def evaluate(result: "DemoResult") -> List[Check]:
     expect = result.scenario.expect
     checks: List[Check] = []
     add = checks.append
+    mode = result.mode
+    notify_statuses = set(result.notify_statuses or TERMINAL)
 
     # The deployed function runs the code under test.
     code = result.code_check
@@ -74,27 +125,35 @@ def evaluate(result: "DemoResult") -> List[Check]:
     # Deliveries.
     deliveries = [d for d, _ in result.play.deliveries]
     matched = [d for d in deliveries if d.matched]
-    errors = [i for d in matched for i in d.invocations if not i.ok]
     want_matched = expect.get("deliveries", {}).get("matched")
     add(Check(
-        "events matched by the deployed rule",
+        "events matched by the deployed rules",
         _count_ok(len(matched), want_matched),
         f"{len(matched)} of {len(deliveries)} events matched"
         + (f" (expected {_show(want_matched)})" if want_matched is not None else ""),
     ))
-    unprocessed = [d for d in matched if not d.invocations or not d.invocations[-1].ok]
+    unprocessed = [d for d in matched if not d.processed]
     add(Check(
-        "every matched event was processed (after Lambda's retries)",
+        "every matched event was processed (after Lambda's retries or the queue's redeliveries)",
         not unprocessed,
         "all processed" if not unprocessed else
-        "; ".join(f"{d.label}: {d.invocations[-1].summary() if d.invocations else d.outcome}" for d in unprocessed),
+        "; ".join(f"{d.label or d.event['detail-type']}: {d.outcome}"
+                  + (f" ({d.attempts[-1].summary()})" if d.attempts else "") for d in unprocessed[:10]),
     ))
-    if "functionErrors" in expect or errors:
+    raised = [i for d in matched for i in d.invocations if not i.ok]
+    batch_errors = [b for b in result.batches if b.invocation is not None and not b.invocation.ok]
+    items_failed = sum(len(b.failed) for b in result.batches)
+    failures = len(raised) + items_failed
+    if "functionErrors" in expect or failures:
+        detail = f"{len(raised)} direct invocation(s) raised" if raised or not result.batches else ""
+        if result.batches:
+            detail += (", " if detail else "") + (f"{items_failed} queue message(s) left for redelivery "
+                                                  f"({len(batch_errors)} batch(es) raised)")
+        types = sorted(Counter(i.error_type for i in raised) | Counter(b.invocation.error_type for b in batch_errors))
         add(Check(
-            "function errors (each is retried by Lambda)",
-            _count_ok(len(errors), expect.get("functionErrors", 0)),
-            f"{len(errors)} invocation(s) raised"
-            + (": " + ", ".join(sorted(Counter(i.error_type for i in errors))) if errors else "")
+            "function failures (each retried by Lambda or redelivered by the queue)",
+            _count_ok(failures, expect.get("functionErrors", 0)),
+            detail + (": " + ", ".join(types) if types else "")
             + f" (expected {_show(expect.get('functionErrors', 0))})",
         ))
     if "throttled" in expect:
@@ -103,21 +162,36 @@ def evaluate(result: "DemoResult") -> List[Check]:
             _count_ok(result.throttled, expect["throttled"]),
             f"{result.throttled} ThrottlingException(s) answered (expected {_show(expect['throttled'])})",
         ))
+    if result.batches:
+        stats = result.event_sources or {}
+        over = [f"{q}: {s['peakConcurrency']} > {s['maximumConcurrency']}" for q, s in stats.items()
+                if s.get("maximumConcurrency") and s["peakConcurrency"] > s["maximumConcurrency"]]
+        add(Check("SQS event sources: batches within BatchSize and MaximumConcurrency", not over,
+                  "; ".join(f"{q}: {s['batches']} batch(es), {s['records']} record(s), largest {s['largestBatch']}, "
+                            f"peak concurrency {s['peakConcurrency']}" for q, s in stats.items() if s["batches"])
+                  + ("; OVER: " + ", ".join(over) if over else "")))
 
     # The history table.
     rows = {r["label"]: r for r in result.rows if r.get("label")}
     unlabelled = [r for r in result.rows if not r.get("label")]
     expected_rows: Dict[str, Dict[str, Any]] = expect.get("rows", {})
+    groups: Dict[str, Dict[str, Any]] = expect.get("rowGroups", {})
+    grouped = {label for label in rows if label not in expected_rows and any(_matches(label, g) for g in groups)}
     missing = sorted(set(expected_rows) - set(rows))
-    extra = sorted(set(rows) - set(expected_rows)) + [r["sessionActionId"] for r in unlabelled]
+    extra = sorted(set(rows) - set(expected_rows) - grouped) + [r["sessionActionId"] for r in unlabelled]
+    group_counts = {g: sum(1 for label in grouped if _matches(label, g)) for g in groups}
+    short = [f"{g}: {n} rows, expected {_show(groups[g].get('count'))}" for g, n in group_counts.items()
+             if not _count_ok(n, groups[g].get("count"))]
     add(Check(
         "history table holds exactly the expected rows",
-        not missing and not extra,
-        f"{len(result.rows)} rows (expected {len(expected_rows)})" + _listed("missing", missing)
-        + _listed("unexpected", extra),
+        not missing and not extra and not short,
+        f"{len(result.rows)} rows (expected {len(expected_rows) + sum(group_counts.values())})"
+        + _listed("missing", missing) + _listed("unexpected", extra[:20]) + _listed("groups", short),
     ))
     wrong = []
-    for label, fields in expected_rows.items():
+    for label, fields in list(expected_rows.items()) + [
+            (label, next(spec.get("fields", {}) for g, spec in groups.items() if _matches(label, g)))
+            for label in sorted(grouped)]:
         row = rows.get(label)
         if row is None:
             continue
@@ -127,7 +201,8 @@ def evaluate(result: "DemoResult") -> List[Check]:
         if row.get("status") in TERMINAL and row.get("terminal") is not True:
             wrong.append(f"{label}.terminal is {row.get('terminal')!r}")
     add(Check("every row has the expected status, outcome and fields", not wrong,
-              "; ".join(wrong) or "all as expected"))
+              "; ".join(wrong[:20]) + (f" (+{len(wrong) - 20} more)" if len(wrong) > 20 else "")
+              or "all as expected"))
     absent = expect.get("notRecorded", {})
     present = sorted(label for label in rows for pattern in absent if fnmatch.fnmatchcase(label, pattern))
     add(Check(
@@ -135,67 +210,83 @@ def evaluate(result: "DemoResult") -> List[Check]:
         not present,
         "none recorded" if not present else f"recorded: {', '.join(present)}",
     ))
+    in_progress = [label for label, row in rows.items() if row.get("status") not in TERMINAL
+                   and expected_rows.get(label, {}).get("status") != row.get("status")]
+    if in_progress:
+        add(Check("no row left in an in-progress status", False, ", ".join(in_progress)))
 
-    # Notifications.
+    # Root causes (enrichment, both modes).
+    never = [r for r in result.rows if r.get("status") == "NEVER_ATTEMPTED"]
+    if never:
+        lacking = [r.get("label") or r["sessionActionId"] for r in never
+                   if not isinstance(r.get("rootCause"), dict) or r["rootCause"].get("status") != "FAILED"
+                   or r["rootCause"].get("sessionId") != r.get("sessionId")]
+        add(Check("every NEVER_ATTEMPTED row names its root cause (the session's first FAILED action)", not lacking,
+                  f"{len(never) - len(lacking)} of {len(never)} rows" + _listed("without", lacking[:20])))
+    cause_problems = []
+    for pattern, fields in expect.get("rootCause", {}).items():
+        hits = [r for label, r in rows.items() if _matches(label, pattern)]
+        if not hits:
+            cause_problems.append(f"{pattern}: no row")
+        for row in hits:
+            cause = row.get("rootCause") or {}
+            for key, value in fields.items():
+                if cause.get(key) != value:
+                    cause_problems.append(f"{row['label']}.rootCause.{key} = {cause.get(key)!r}, expected {value!r}")
+    if expect.get("rootCause"):
+        add(Check("root causes as expected", not cause_problems,
+                  "; ".join(cause_problems[:10]) or f"{len(expect['rootCause'])} pattern(s) as expected"))
+
     notifications = result.notifications
-    per_action = Counter((n.record.get("sessionActionId"), n.record.get("status")) for n in notifications)
-    repeated = [f"{result.label_of(sa) or sa} {status} x{count}"
-                for (sa, status), count in per_action.items() if count > 1]
-    add(Check(
-        "one message per (session action, status), duplicates and retries included",
-        not repeated,
-        f"{len(notifications)} messages" + (f"; repeated: {', '.join(repeated)}" if repeated else ", none repeated"),
-    ))
-    wanted = expect.get("notifications")
-    if wanted is None:
-        wanted = [label for label, fields in expected_rows.items() if fields.get("status") in TERMINAL]
-    got = Counter(result.label_of(n.record.get("sessionActionId")) or "?" for n in notifications)
-    missing_n = sorted(set(wanted) - set(got))
-    extra_n = sorted(set(got) - set(wanted))
-    add(Check(
-        "a message for exactly the expected actions",
-        not missing_n and not extra_n,
-        f"{len(got)} actions notified (expected {len(wanted)})" + _listed("missing", missing_n)
-        + _listed("unexpected", extra_n),
-    ))
-    mismatched = []
-    for n in notifications:
-        label = result.label_of(n.record.get("sessionActionId"))
-        row = rows.get(label or "")
-        if row is None:
-            continue
-        if n.record.get("status") != row.get("status"):
-            mismatched.append(f"{label}: message {n.record.get('status')}, row {row.get('status')}")
-        if row.get("notifiedStatus") != row.get("status"):
-            mismatched.append(f"{label}: row notifiedStatus {row.get('notifiedStatus')!r}")
-        if n.attributes.get("outcome") != row.get("outcome") or n.attributes.get("status") != row.get("status"):
-            mismatched.append(f"{label}: message attributes {n.attributes}")
-        if not n.subject:
-            mismatched.append(f"{label}: no subject")
-        if row.get("outcome") == "failure" and not n.email:
-            mismatched.append(f"{label}: no e-mail text for a failure")
-    add(Check("each message matches its row (status, attributes, subject, e-mail for failures)", not mismatched,
-              "; ".join(mismatched) or "all match"))
-    email_problems = []
-    for label, needles in expect.get("emails", {}).items():
-        texts = [n.email or "" for n in notifications if result.label_of(n.record.get("sessionActionId")) == label]
-        if not texts:
-            email_problems.append(f"{label}: no message")
-            continue
-        for needle in needles:
-            if needle not in texts[0]:
-                email_problems.append(f"{label}: e-mail lacks {needle!r}")
-    if expect.get("emails"):
-        add(Check("e-mail text of the failures", not email_problems, "; ".join(email_problems) or
-                  f"{len(expect['emails'])} e-mails say what was expected"))
+    per_action = [n for n in notifications if result.kind_of(n) == "sessionAction"]
+    digests = [n for n in notifications if result.kind_of(n) == "digest"]
+    job_runs = [n for n in notifications if result.kind_of(n) == "jobRun"]
+
+    if mode == "digest":
+        _digest_checks(result, add, rows, per_action, digests, expect)
+    else:
+        _each_checks(result, add, rows, expected_rows, groups, grouped, per_action, notify_statuses, expect)
+
+    # Job-level messages (both modes).
+    terminal_job_events = {}
+    for delivery, emitted in result.play.deliveries:
+        detail = emitted.event["detail"]
+        if emitted.detail_type == "Job Run Status Change" and delivery.matched:
+            key = (detail["jobId"], detail["taskRunStatus"])
+            terminal_job_events[key] = detail.get("taskRunStatusCounts") or {}
+    seen = Counter((n.record.get("jobId"), n.record.get("taskRunStatus")) for n in job_runs)
+    job_problems = [f"{status} of {job}: {seen.get((job, status), 0)} messages"
+                    for (job, status) in terminal_job_events if seen.get((job, status), 0) != 1]
+    job_problems += [f"unexpected {status} of {job}" for (job, status) in seen if (job, status) not in terminal_job_events]
+    for n in job_runs:
+        counts = terminal_job_events.get((n.record.get("jobId"), n.record.get("taskRunStatus")))
+        if counts is not None and {k: v for k, v in (n.record.get("taskRunStatusCounts") or {}).items() if v} != {
+                k: v for k, v in counts.items() if v}:
+            job_problems.append(f"counts {n.record.get('taskRunStatusCounts')} differ from the event's {counts}")
+        if n.attributes.get("status") != n.record.get("taskRunStatus"):
+            job_problems.append(f"attributes {n.attributes}")
+    want_job = expect.get("jobRun")
+    if want_job:
+        mine = [n for n in job_runs if n.record.get("taskRunStatus") == want_job.get("status")]
+        if len(mine) != 1:
+            job_problems.append(f"{len(mine)} {want_job.get('status')} job-level messages, expected 1")
+        else:
+            counts = {k: v for k, v in (mine[0].record.get("taskRunStatusCounts") or {}).items() if v}
+            if "counts" in want_job and counts != want_job["counts"]:
+                job_problems.append(f"counts {counts}, expected {want_job['counts']}")
+    if terminal_job_events or job_runs or want_job:
+        add(Check("one job-level message per terminal Job Run Status Change, with its task run counts",
+                  not job_problems,
+                  "; ".join(job_problems) or ", ".join(
+                      f"{n.record.get('taskRunStatus')} ({_task_total(n.record)} tasks)" for n in job_runs)))
 
     # Delivery anomalies the scenario staged.
     for delivery, emitted in result.play.duplicates:
         label = emitted.label
-        count = sum(1 for n in notifications if result.label_of(n.record.get("sessionActionId")) == label)
-        ok = all(i.ok for i in delivery.invocations) and count <= 1
+        count = sum(1 for n in per_action if result.label_of(n.record.get("sessionActionId")) == label)
+        ok = delivery.processed and count <= 1
         add(Check(f"duplicate delivery ({emitted.describe()}) published nothing more", ok,
-                  f"invoked again ({delivery.outcome}); {count} message(s) for {label}"))
+                  f"processed again ({delivery.outcome}); {count} per-action message(s) for {label}"))
     delivered_order = [e for _, e in result.play.deliveries]
     for delivery, emitted in result.play.late:
         label = emitted.label
@@ -209,15 +300,11 @@ def evaluate(result: "DemoResult") -> List[Check]:
             recorded_right = row is None
         else:
             recorded_right = row is not None and row.get("status") == expected_rows.get(label, {}).get("status")
-        ok = (delivery.outcome.startswith("ok") or not delivery.matched) and recorded_right
+        ok = (delivery.processed or not delivery.matched) and recorded_right
         ok = ok and bool(overtaken)
         add(Check(f"late delivery ({emitted.describe()}) recorded the action it is about, nothing regressed", ok,
                   f"delivered after {', '.join(overtaken) or 'nothing newer (not out of order)'}; {delivery.outcome}; "
                   f"row {label}: {row.get('status') if row else 'none'}"))
-    in_progress = [label for label, row in rows.items() if row.get("status") not in TERMINAL
-                   and expected_rows.get(label, {}).get("status") != row.get("status")]
-    if in_progress:
-        add(Check("no row left in an in-progress status", False, ", ".join(in_progress)))
 
     # State machine runs.
     for run, spec in zip(result.state_machine_runs, result.scenario.state_machine):
@@ -237,9 +324,133 @@ def evaluate(result: "DemoResult") -> List[Check]:
 
     # Dead letters.
     dlq = len(result.dead_letters)
-    add(Check("dead-letter queue", _count_ok(dlq, expect.get("deadLetters", 0)),
-              f"{dlq} message(s) (expected {_show(expect.get('deadLetters', 0))})"))
+    queues = result.dead_letter_queues or {}
+    add(Check("dead-letter queues", _count_ok(dlq, expect.get("deadLetters", 0)),
+              f"{dlq} message(s) (expected {_show(expect.get('deadLetters', 0))})"
+              + (" in " + ", ".join(f"{name} {len(m)}" for name, m in queues.items()) if queues else "")))
     return checks
+
+
+def _task_total(record: Dict[str, Any]) -> int:
+    counts = record.get("taskRunStatusCounts") or {}
+    return sum(v for v in counts.values() if isinstance(v, int))
+
+
+def _each_checks(result, add, rows, expected_rows, groups, grouped, per_action, notify_statuses, expect) -> None:
+    """``each`` mode: one per-action message per (action, status), for exactly the expected actions."""
+    repeated = Counter((n.record.get("sessionActionId"), n.record.get("status")) for n in per_action)
+    twice = [f"{result.label_of(sa) or sa} {status} x{count}" for (sa, status), count in repeated.items() if count > 1]
+    add(Check(
+        "one message per (session action, status), duplicates and retries included",
+        not twice,
+        f"{len(per_action)} per-action messages" + (f"; repeated: {', '.join(twice[:10])}" if twice else ", none repeated"),
+    ))
+    wanted = expect.get("notifications")
+    if wanted is None:
+        wanted = [label for label, fields in expected_rows.items()
+                  if fields.get("status") in TERMINAL and fields.get("status") in notify_statuses]
+        for label in grouped:
+            spec = next(spec for g, spec in groups.items() if _matches(label, g))
+            status = spec.get("fields", {}).get("status") or rows[label].get("status")
+            if status in TERMINAL and status in notify_statuses:
+                wanted.append(label)
+    got = Counter(result.label_of(n.record.get("sessionActionId")) or "?" for n in per_action)
+    missing_n = sorted(set(wanted) - set(got))
+    extra_n = sorted(set(got) - set(wanted))
+    add(Check(
+        "a message for exactly the expected actions",
+        not missing_n and not extra_n,
+        f"{len(got)} actions notified (expected {len(wanted)})" + _listed("missing", missing_n[:20])
+        + _listed("unexpected", extra_n[:20]),
+    ))
+    mismatched = []
+    for n in per_action:
+        label = result.label_of(n.record.get("sessionActionId"))
+        row = rows.get(label or "")
+        if row is None:
+            continue
+        if n.record.get("status") != row.get("status"):
+            mismatched.append(f"{label}: message {n.record.get('status')}, row {row.get('status')}")
+        if row.get("notifiedStatus") != row.get("status"):
+            mismatched.append(f"{label}: row notifiedStatus {row.get('notifiedStatus')!r}")
+        if n.attributes.get("outcome") != row.get("outcome") or n.attributes.get("status") != row.get("status"):
+            mismatched.append(f"{label}: message attributes {n.attributes}")
+        if not n.subject:
+            mismatched.append(f"{label}: no subject")
+        if row.get("outcome") == "failure" and not n.email:
+            mismatched.append(f"{label}: no e-mail text for a failure")
+    add(Check("each message matches its row (status, attributes, subject, e-mail for failures)", not mismatched,
+              "; ".join(mismatched[:10]) or "all match"))
+    email_problems = []
+    for label, needles in expect.get("emails", {}).items():
+        texts = [n.email or "" for n in per_action if result.label_of(n.record.get("sessionActionId")) == label]
+        if not texts:
+            email_problems.append(f"{label}: no message")
+            continue
+        for needle in needles:
+            if needle not in texts[0]:
+                email_problems.append(f"{label}: e-mail lacks {needle!r}")
+    if expect.get("emails"):
+        add(Check("e-mail text of the failures", not email_problems, "; ".join(email_problems) or
+                  f"{len(expect['emails'])} e-mails say what was expected"))
+
+
+def _digest_checks(result, add, rows, per_action, digests, expect) -> None:
+    """``digest`` mode: failures grouped per job and window, nothing announced action by action."""
+    add(Check("no per-action message (digest mode groups failures; completions are not announced one by one)",
+              not per_action, f"{len(per_action)} per-action message(s)"))
+    per_window = Counter((n.record.get("jobId"), str(n.record.get("windowStart"))) for n in digests)
+    twice = [f"{job} window {start} x{count}" for (job, start), count in per_window.items() if count > 1]
+    add(Check("at most one digest per job and window", not twice,
+              f"{len(digests)} digest(s) in {len(per_window)} window(s)" + _listed("repeated", twice)))
+    failed_rows = [r for r in result.rows if r.get("outcome") == "failure"]
+    by_job = Counter(r.get("jobId") for r in failed_rows)
+    counted = Counter()
+    for n in digests:
+        counted[n.record.get("jobId")] += int(n.record.get("failures") or 0)
+    differ = [f"{job}: digests count {counted.get(job, 0)}, table has {by_job.get(job, 0)}"
+              for job in set(by_job) | set(counted) if counted.get(job, 0) != by_job.get(job, 0)]
+    add(Check("the digests of each job count exactly its failures in the history table", not differ,
+              "; ".join(differ) or f"{sum(counted.values())} failures in digests = {len(failed_rows)} failure rows"))
+    window_problems = []
+    for row in failed_rows:
+        key = row.get("digestWindow")
+        parts = key.split("#") if isinstance(key, str) else []
+        if len(parts) != 3 or parts[0] != row.get("jobId") or not parts[1].isdigit() or not parts[2].isdigit() \
+                or not 0 <= int(parts[2]) <= 7:
+            window_problems.append(f"{row.get('label')}: digestWindow {key!r}")
+            continue
+        if not any(n.record.get("jobId") == parts[0] and _same_instant(n.record.get("windowStart"), int(parts[1]))
+                   for n in digests):
+            window_problems.append(f"{row.get('label')}: no digest for window {_window_iso(int(parts[1]))}")
+    add(Check("every failure row carries its digestWindow (<jobId>#<windowStart>#<shard>) and that window's digest "
+              "went out", not window_problems,
+              "; ".join(window_problems[:10]) + (f" (+{len(window_problems) - 10} more)" if len(window_problems) > 10
+                                                 else "") or f"{len(failed_rows)} failure rows"))
+    windows = [i for i in result.digest_ledger if str(i.get("digestKey", "")).startswith("window#")]
+    unpublished = [f"{i.get('jobId')} {i.get('digestKey')}: {i.get('state')}" for i in windows
+                   if i.get("state") != "published"]
+    if windows or digests:
+        add(Check("every digest window in the ledger ended published", not unpublished and bool(windows) == bool(digests),
+                  "; ".join(unpublished) or f"{len(windows)} window(s) published"))
+    want = expect.get("digest", {})
+    if "messages" in want:
+        add(Check("digest messages", _count_ok(len(digests), want["messages"]),
+                  f"{len(digests)} (expected {_show(want['messages'])})"))
+    if "failures" in want:
+        total = sum(int(n.record.get("failures") or 0) for n in digests)
+        add(Check("failures counted by the digests", _count_ok(total, want["failures"]),
+                  f"{total} (expected {_show(want['failures'])})"))
+    if "rootCauses" in want:
+        causes = max((int(n.record.get("distinctRootCauses") or 0) for n in digests), default=0)
+        add(Check("distinct root causes a digest names", _count_ok(causes, want["rootCauses"]),
+                  f"{causes} (expected {_show(want['rootCauses'])})"))
+    if want.get("emails"):
+        texts = "\n".join(n.email or "" for n in digests)
+        lacking = [needle for needle in want["emails"] if needle not in texts]
+        add(Check("e-mail text of the digests", not lacking and bool(digests),
+                  ("lacks " + ", ".join(repr(x) for x in lacking)) if lacking else
+                  f"{len(want['emails'])} phrase(s) found"))
 
 
 def _listed(what: str, items: List[str]) -> str:

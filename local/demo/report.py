@@ -10,6 +10,8 @@ from typing import Any, Dict, List, Optional, TextIO
 from .run import DemoResult, Progress
 
 INDENT = "      "
+#: Above this many lines of one kind (deliveries, messages, rows, e-mails) the report summarises the rest.
+LIST_LIMIT = 30
 
 
 def _short(text: Optional[str], width: int) -> str:
@@ -66,9 +68,10 @@ class TextProgress(Progress):
                 groups.setdefault((a.kind, a.resource_type, a.reason), []).append(a.logical_id)
             for (kind, rtype, reason), ids in groups.items():
                 sign = {"converted": "~", "dropped": "-", "registered": "+", "output-dropped": "-",
-                        "not-applied": "!"}.get(kind, "*")
+                        "not-applied": "!", "emulated": "~"}.get(kind, "*")
                 verb = {"converted": "deployed as", "dropped": "not deployed", "registered": "registered",
-                        "output-dropped": "output not deployed", "not-applied": "not applied by moto"}.get(kind, kind)
+                        "output-dropped": "output not deployed", "not-applied": "not applied by moto",
+                        "emulated": "emulated"}.get(kind, kind)
                 who = ids[0] if len(ids) == 1 else f"{len(ids)} x ({', '.join(ids)})"
                 self.info(f"  {sign} {who} [{rtype}] {verb}: {reason}")
         self.info(("function code: " if code_check["ok"] else "function code PROBLEM: ") + code_check["detail"])
@@ -85,7 +88,8 @@ class TextProgress(Progress):
         self.info("  and, locally: AWS_ENDPOINT_URL=moto, AWS_ENDPOINT_URL_DEADLINE=stand-in, "
                   "AWS_DISABLE_HOST_PREFIX_INJECTION=true, fake credentials; its logs -> " + str(runtime.log_path))
         for rule in bus.function_rules():
-            self.info(f"rule {rule.name} (read back from moto's EventBridge, {rule.state}): {rule.pattern}")
+            targets = ", ".join(t["Arn"].rsplit(":", 1)[-1] for t in rule.targets)
+            self.info(f"rule {rule.name} (read back from moto's EventBridge, {rule.state}) -> {targets}: {rule.pattern}")
         self.info(f"subscriber: SQS queue {observer.queue_url.rsplit('/', 1)[-1]} subscribed to the topic")
 
     def job(self, player) -> None:
@@ -94,9 +98,16 @@ class TextProgress(Progress):
                   f"queue {job.queue_id}")
 
     def delivered(self, delivery, emitted) -> None:
-        if not delivery.matched:
-            return
+        """Printed per round, in ``delivered_batch`` (a round may hold thousands of events)."""
+
+    def _delivery_line(self, delivery, emitted) -> str:
         tag = f" [{delivery.note}]" if delivery.note else ""
+        if delivery.queued:
+            queue = delivery.queued[0].queue_name
+            batches = ", ".join(f"batch {b.number}" + ("" if ok else " (failed)")
+                                for m in delivery.queued for b, ok in m.attempts)
+            return (f"  EventBridge -> {queue}: {emitted.describe()}{tag}: {delivery.outcome}"
+                    + (f" ({batches})" if batches else ""))
         parts = []
         for inv in delivery.invocations:
             if inv.ok:
@@ -105,10 +116,21 @@ class TextProgress(Progress):
                 parts.append(f"{result.get('status')}/{result.get('outcome')}" + (f" \"{said}\"" if said else ""))
             else:
                 parts.append(f"raised {inv.error_type}")
-        self.info(f"  EventBridge -> function: {emitted.describe()}{tag}: " + "; retried: ".join(parts)
-                  + (" -> dead-letter queue" if delivery.dead_lettered else ""))
+        return (f"  EventBridge -> function: {emitted.describe()}{tag}: " + "; retried: ".join(parts)
+                + (" -> dead-letter queue" if delivery.dead_lettered else ""))
 
     def delivered_batch(self, deliveries) -> None:
+        matched = [(d, e) for d, e in deliveries if d.matched]
+        if len(matched) <= LIST_LIMIT:
+            for delivery, emitted in matched:
+                self.info(self._delivery_line(delivery, emitted))
+        else:
+            outcomes = Counter(d.outcome for d, _ in matched)
+            kinds = Counter(f"{e.detail_type} -> {e.run_status or e.event['detail'].get('taskRunStatus')}"
+                            for _, e in matched)
+            self.info(f"  EventBridge delivered {len(matched)} matching events ("
+                      + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + "): "
+                      + ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())))
         filtered = [e for d, e in deliveries if not d.matched]
         if not filtered:
             return
@@ -116,22 +138,39 @@ class TextProgress(Progress):
             f"task runs -> {e.run_status}" if e.detail_type == "Task Run Status Change" else e.detail_type
             for e in filtered
         )
-        self.info(f"  filtered by the rule: {len(filtered)} event(s) ("
+        self.info(f"  filtered by the rules: {len(filtered)} event(s) ("
                   + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")")
 
+    def batch(self, batch) -> None:
+        inv = batch.invocation
+        said = _function_said(inv) if inv is not None else ""
+        error = "" if inv is None or inv.ok else f"; raised {inv.error_type}: {_short(inv.error_message, 100)}"
+        self.info(f"  SQS {batch.queue} -> function: {batch.summary()}"
+                  + (f", {inv.seconds:.2f} s" if inv is not None else "") + error
+                  + (f" \"{_short(said, 100)}\"" if said else ""))
+
     def mail(self, notifications, labels) -> None:
-        for n in notifications:
-            label = labels.get(n.record.get("sessionActionId"), "?")
-            self.info(f"  [mail] {label}: {n.subject}")
+        shown = notifications if len(notifications) <= LIST_LIMIT else notifications[:10]
+        for n in shown:
+            self.info(f"  [mail] {_message_label(n, labels)}: {n.subject}")
+        if len(shown) < len(notifications):
+            kinds = Counter(_kind(n) for n in notifications[len(shown):])
+            self.info(f"  [mail] ... and {len(notifications) - len(shown)} more ("
+                      + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + ")")
 
     def played(self, play, standin) -> None:
         matched = [d for d, _ in play.deliveries if d.matched]
-        invocations = sum(len(d.invocations) for d in matched)
-        errors = sum(1 for d in matched for i in d.invocations if not i.ok)
-        self.info(f"{len(play.emitted)} events from the farm, {len(play.deliveries)} deliveries "
-                  f"({len(play.duplicates)} duplicate, {len(play.late)} late): {len(matched)} matched the rule -> "
-                  f"{invocations} invocations ({errors} raised and were retried); "
-                  f"{len(play.deliveries) - len(matched)} filtered")
+        queued = [d for d in matched if d.queued]
+        direct = [d for d in matched if not d.queued]
+        invocations = sum(len(d.invocations) for d in direct)
+        errors = sum(1 for d in direct for i in d.invocations if not i.ok)
+        text = (f"{len(play.emitted)} events from the farm, {len(play.deliveries)} deliveries "
+                f"({len(play.duplicates)} duplicate, {len(play.late)} late): {len(matched)} matched the rules")
+        if queued:
+            text += f" -> {len(queued)} sent to the event queue"
+        if direct:
+            text += f" -> {invocations} direct invocations ({errors} raised and were retried)"
+        self.info(text + f"; {len(play.deliveries) - len(matched)} filtered")
         calls = {k: v for k, v in standin.calls.items() if v}
         injected = sum(standin.faults.injected.values())
         self.info("Deadline Cloud stand-in calls: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
@@ -154,27 +193,59 @@ class TextProgress(Progress):
                   + (f"; PROBLEM: {run.problem}" if run.problem else ""))
 
 
+def _kind(n) -> str:
+    return n.attributes.get("kind") or n.record.get("kind") or "sessionAction"
+
+
+def _message_label(n, labels) -> str:
+    kind = _kind(n)
+    if kind == "digest":
+        return "digest"
+    if kind == "jobRun":
+        return "job"
+    return labels.get(n.record.get("sessionActionId"), "?")
+
+
+def _message_status(n) -> str:
+    kind = _kind(n)
+    if kind == "digest":
+        return f"{n.record.get('failures', '?')} failures"
+    if kind == "jobRun":
+        return str(n.record.get("taskRunStatus", ""))
+    return str(n.record.get("status", ""))
+
+
 def print_summary(result: DemoResult, out: TextIO) -> None:
     p = lambda text="": print(text, file=out, flush=True)  # noqa: E731
     labels = result.labels
     order = {label: i for i, label in enumerate(result.labels.values())}
 
     p()
-    p(f"[6/7] Notifications  {len(result.notifications)} messages on the SQS queue subscribed to the topic")
-    p(f"{INDENT}{'action':<11} {'status':<16} subject")
-    notes = sorted(result.notifications, key=lambda n: order.get(labels.get(n.record.get("sessionActionId"), ""), 1e9))
-    for n in notes:
-        label = labels.get(n.record.get("sessionActionId"), "?")
-        p(f"{INDENT}{label:<11} {n.record.get('status', ''):<16} {n.subject}")
-    failures = [n for n in notes if n.record.get("outcome") == "failure"]
+    kinds = Counter(_kind(n) for n in result.notifications)
+    p(f"[6/7] Notifications  {len(result.notifications)} messages on the SQS queue subscribed to the topic ("
+      + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + f"; NOTIFY_MODE={result.mode})")
+    p(f"{INDENT}{'message':<11} {'status':<16} subject")
+    rank = {"jobRun": 2, "digest": 1}
+    notes = sorted(result.notifications, key=lambda n: (rank.get(_kind(n), 0), order.get(
+        labels.get(n.record.get("sessionActionId"), ""), 1e9)))
+    shown = notes if len(notes) <= LIST_LIMIT else [n for n in notes if _kind(n) != "sessionAction"] + [
+        n for n in notes if _kind(n) == "sessionAction"][:20]
+    for n in sorted(shown, key=notes.index):
+        p(f"{INDENT}{_message_label(n, labels):<11} {_message_status(n):<16} {n.subject}")
+    if len(shown) < len(notes):
+        p(f"{INDENT}... and {len(notes) - len(shown)} more per-action messages")
+    failures = [n for n in notes if n.attributes.get("outcome") == "failure" or n.record.get("outcome") == "failure"]
     if failures:
         p()
         p(f"{INDENT}E-mail text of the failures (the message's \"email\" member, as an e-mail subscriber gets it):")
-        for n in failures:
-            label = labels.get(n.record.get("sessionActionId"), "?")
-            p(f"{INDENT}--- {label} ---")
+        listed = [n for n in failures if _kind(n) != "sessionAction"] + [
+            n for n in failures if _kind(n) == "sessionAction"][:10]
+        for n in sorted(listed, key=notes.index):
+            p(f"{INDENT}--- {_message_label(n, labels)} ---")
             for line in (n.email or "(no e-mail text)").rstrip("\n").splitlines():
                 p(f"{INDENT}  {line}")
+        if len(listed) < len(failures):
+            p(f"{INDENT}... and {len(failures) - len(listed)} more failure e-mails")
 
     p()
     table = result.deployed.outputs.get("TableName", "?")
@@ -183,6 +254,11 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
             f"{'ended (farm time)':<24} notified")
     p(INDENT + head)
     rows = sorted(result.rows, key=lambda r: order.get(r.get("label") or "", 1e9))
+    if len(rows) > LIST_LIMIT:
+        statuses = Counter(r.get("status") for r in rows)
+        p(f"{INDENT}({len(rows)} rows: " + ", ".join(f"{n} {k}" for k, n in sorted(statuses.items()))
+          + "; the first 20 and the last 5)")
+        rows = rows[:20] + rows[-5:]
     for r in rows:
         frame = (r.get("parameters") or {}).get("Frame", "")
         duration = r.get("durationSeconds")
@@ -211,10 +287,18 @@ def verdict_line(result: DemoResult) -> str:
     if result.passed:
         runs = result.state_machine_runs
         matched = sum(1 for d, _ in result.play.deliveries if d.matched)
-        return (f"VERDICT: PASS - {len(result.notifications)} notifications for {len(result.notifications)} ended "
-                f"actions from {matched} deliveries ({len(result.play.duplicates)} duplicate, {len(result.play.late)} "
-                f"late), {len(result.rows)} history rows, WaitForSessionAction {len(runs)}/{len(runs)} as expected, "
-                f"dead-letter queue empty; {len(result.checks)} checks in {seconds:.1f} s")
+        kinds = Counter(_kind(n) for n in result.notifications)
+        if result.mode == "digest":
+            told = (f"{kinds.get('digest', 0)} digest{'s' if kinds.get('digest', 0) != 1 else ''} for "
+                    f"{sum(1 for r in result.rows if r.get('outcome') == 'failure')} failures")
+        else:
+            told = f"{kinds.get('sessionAction', 0)} notifications for {kinds.get('sessionAction', 0)} ended actions"
+        told += f" and {kinds.get('jobRun', 0)} job-level message{'s' if kinds.get('jobRun', 0) != 1 else ''}"
+        via = "the event queue" if result.delivery == "queue" else "direct invocation"
+        return (f"VERDICT: PASS - {result.mode} mode: {told} from {matched} deliveries via {via} "
+                f"({len(result.play.duplicates)} duplicate, {len(result.play.late)} late), {len(result.rows)} history "
+                f"rows, WaitForSessionAction {len(runs)}/{len(runs)} as expected, dead-letter queues empty; "
+                f"{len(result.checks)} checks in {seconds:.1f} s")
     bad = [c.name for c in result.checks if not c.ok]
     return f"VERDICT: FAIL - {len(bad)} of {len(result.checks)} checks failed: {'; '.join(bad)}"
 
@@ -235,18 +319,33 @@ def as_json(result: DemoResult) -> Dict[str, Any]:
             "code": result.code_check,
         },
         "function": result.function,
+        "mode": result.mode,
+        "delivery": result.delivery,
+        "digestWindowSeconds": result.digest_window,
         "rules": result.rules,
+        "eventSources": result.event_sources,
+        "deviations": result.deviations,
+        "batches": [
+            {"number": b.number, "queue": b.queue, "size": b.size, "outcome": b.outcome, "failed": len(b.failed),
+             "reason": b.reason, "ok": b.invocation.ok if b.invocation else None,
+             "errorType": b.invocation.error_type if b.invocation else None,
+             "seconds": round(b.invocation.seconds, 3) if b.invocation else None}
+            for b in result.batches
+        ],
         "ids": result.ids,
         "deliveries": [
             {
                 "eventId": d.event["id"], "detailType": d.event["detail-type"], "label": e.label,
                 "describe": e.describe(), "note": d.note, "matched": d.matched, "outcome": d.outcome,
                 "invocations": [{"ok": i.ok, "errorType": i.error_type, "result": i.result} for i in d.invocations],
+                "queued": [{"queue": m.queue_name, "messageId": m.message_id, "state": m.state,
+                            "batches": [b.number for b, _ in m.attempts]} for m in d.queued],
             }
             for d, e in result.play.deliveries
         ],
         "notifications": [
-            {"label": labels.get(n.record.get("sessionActionId")), "messageId": n.message_id, "subject": n.subject,
+            {"label": _message_label(n, labels) if _kind(n) != "sessionAction" else labels.get(
+                n.record.get("sessionActionId")), "kind": _kind(n), "messageId": n.message_id, "subject": n.subject,
              "attributes": n.attributes, "record": n.record, "email": n.email}
             for n in result.notifications
         ],
@@ -257,6 +356,8 @@ def as_json(result: DemoResult) -> Dict[str, Any]:
             for r in result.state_machine_runs
         ],
         "deadLetters": result.dead_letters,
+        "deadLetterQueues": {name: len(messages) for name, messages in result.dead_letter_queues.items()},
+        "digestLedger": result.digest_ledger,
         "deadlineStandIn": {"calls": result.standin_calls, "throttled": result.throttled},
         "checks": [c.as_dict() for c in result.checks],
         "verdictLine": verdict_line(result),

@@ -1,15 +1,19 @@
 """One demo run, start to end: the orchestration shared by ``python -m local.demo`` and ``tests/e2e``.
 
-:func:`run_demo` synthesises when asked, starts moto's server and the Deadline Cloud stand-in, deploys the
-stack, plays the scenario, runs the state machine, reads what came out and checks it. Both servers are
-stopped when it returns or raises (including KeyboardInterrupt); ``on_ready`` is called while they still
-run (``--keep-running`` waits there).
+:func:`run_demo` synthesises when asked (with the demo's context: a 10-second digest window, and the
+notification mode and event delivery asked for), starts moto's server and the Deadline Cloud stand-in,
+deploys the stack, plays the scenario (EventBridge -> the event queue -> Lambda's SQS event source -> the
+function, or EventBridge -> the function with ``eventDelivery=direct``), waits for the digest flushes the
+function scheduled, runs the state machine, reads what came out and checks it. Both servers are stopped when
+it returns or raises (including KeyboardInterrupt); ``on_ready`` is called while they still run
+(``--keep-running`` waits there).
 """
 
 from __future__ import annotations
 
 import contextlib
 import filecmp
+import json
 import os
 import re
 import subprocess
@@ -22,11 +26,13 @@ from typing import Any, Callable, Dict, List, Optional
 
 from local.deadline_farm import DeadlineStandIn, RenderFarm
 from local.moto_stack import (
+    Batch,
     DeployedStack,
     EventBus,
     FunctionRuntime,
     MotoServer,
     Observer,
+    SqsEventSources,
     StateMachineRunner,
     deploy_stack,
 )
@@ -44,6 +50,13 @@ DEFAULT_SCENARIO = REPO_ROOT / "local" / "scenarios" / "render-12-frames.json"
 DEFAULT_STACK = "DeadlineSessionWatch"
 DEFAULT_ACCOUNT = "111122223333"  # the simulated farm's account (events carry it)
 DEFAULT_REGION = "us-west-2"
+#: The digest window the demo synthesises with (the stack's default is 60 s; 10 s is its minimum), so
+#: that a run waits at most about 25 s for a digest flush (window end + the function's 10 s grace).
+DEMO_DIGEST_WINDOW_SECONDS = 10
+NOTIFY_MODES = ("each", "digest")
+EVENT_DELIVERIES = ("queue", "direct")
+#: A failed SQS message comes back after this many seconds locally (the queue says minutes).
+RETRY_VISIBILITY_SECONDS = 1
 
 
 @dataclass
@@ -53,6 +66,18 @@ class DemoOptions:
     stack_name: str = DEFAULT_STACK
     synth: bool = False
     workdir: Optional[Path] = None
+    mode: Optional[str] = None  # sessionWatch:notifyMode to synthesise with (None: the stack's default)
+    delivery: Optional[str] = None  # sessionWatch:eventDelivery to synthesise with (None: the stack's default)
+    digest_window: int = DEMO_DIGEST_WINDOW_SECONDS  # sessionWatch:digestWindowSeconds when synthesising
+
+    def synth_context(self) -> Dict[str, str]:
+        """The ``-c`` context the demo synthesises with (strings, as the CDK CLI passes them)."""
+        context = {"sessionWatch:digestWindowSeconds": str(self.digest_window)}
+        if self.mode:
+            context["sessionWatch:notifyMode"] = self.mode
+        if self.delivery:
+            context["sessionWatch:eventDelivery"] = self.delivery
+        return context
 
 
 @dataclass
@@ -77,6 +102,16 @@ class DemoResult:
     throttled: int
     standin_calls: Dict[str, int]
     invocations: int
+    mode: str = "digest"  # the deployed function's NOTIFY_MODE
+    delivery: str = "queue"  # "queue" when the rules target the event queue, else "direct"
+    digest_window: Optional[int] = None  # the deployed function's DIGEST_WINDOW_SECONDS
+    notify_statuses: List[str] = field(default_factory=list)
+    batches: List[Batch] = field(default_factory=list)
+    event_sources: Dict[str, Any] = field(default_factory=dict)  # queue name -> stats of its mapping
+    deviations: List[str] = field(default_factory=list)
+    dead_letter_queues: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    digest_ledger: List[Dict[str, Any]] = field(default_factory=list)
+    jobs: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # job id -> GetJob as the farm has it
     timings: Dict[str, float] = field(default_factory=dict)
     checks: List[Check] = field(default_factory=list)
 
@@ -86,6 +121,21 @@ class DemoResult:
 
     def label_of(self, session_action_id: Optional[str]) -> Optional[str]:
         return self.labels.get(session_action_id or "")
+
+    def kind_of(self, notification: Notification) -> str:
+        """``sessionAction``, ``digest`` or ``jobRun`` (the message's ``kind`` attribute)."""
+        return notification.attributes.get("kind") or notification.record.get("kind") or "sessionAction"
+
+    def messages(self, kind: str) -> List[Notification]:
+        return [n for n in self.notifications if self.kind_of(n) == kind]
+
+    def label_of_message(self, notification: Notification) -> str:
+        kind = self.kind_of(notification)
+        if kind == "digest":
+            return "digest"
+        if kind == "jobRun":
+            return "job"
+        return self.label_of(notification.record.get("sessionActionId")) or "?"
 
 
 class Progress(Listener):
@@ -101,13 +151,17 @@ class Progress(Listener):
     def job(self, player: Player) -> None: ...
     def played(self, play: PlayLog, standin: DeadlineStandIn) -> None: ...
     def state_machine_run(self, run: StateMachineRun) -> None: ...
+    def batch(self, batch: Batch) -> None: ...
 
 
-def synthesise(cdk_out: Path) -> float:
-    """``python app.py`` with ``CDK_OUTDIR=cdk_out`` (what ``cdk synth`` runs, without the CLI)."""
+def synthesise(cdk_out: Path, context: Optional[Dict[str, str]] = None) -> float:
+    """``python app.py`` with ``CDK_OUTDIR=cdk_out`` (what ``cdk synth`` runs, without the CLI); ``context``
+    goes in as ``CDK_CONTEXT_JSON``, the way the CLI passes ``-c key=value``."""
     started = time.monotonic()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_CONTEXT_JSON"))}
     env["CDK_OUTDIR"] = str(cdk_out)
+    if context:
+        env["CDK_CONTEXT_JSON"] = json.dumps(context)
     result = subprocess.run([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise DeployError(f"python app.py failed ({result.returncode}):\n{result.stderr[-3000:]}")
@@ -186,6 +240,32 @@ def async_invoke_config(deployed: DeployedStack, moto: MotoServer, function_logi
     return AsyncInvokeConfig()
 
 
+def dead_letter_queues(deployed: DeployedStack, moto: MotoServer, async_config: AsyncInvokeConfig,
+                       bus: EventBus) -> Dict[str, str]:
+    """Queue name -> URL of every dead-letter queue of the stack: the redrive targets of its queues, the
+    function's on-failure destination and the EventBridge targets' dead-letter queues."""
+    sqs = moto.client("sqs")
+    arns = set()
+    for logical_id in deployed.logical_ids("AWS::SQS::Queue"):
+        attrs = sqs.get_queue_attributes(QueueUrl=deployed.physical_id(logical_id),
+                                         AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+        if attrs.get("RedrivePolicy"):
+            arns.add(json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"])
+    if async_config.on_failure_arn:
+        arns.add(async_config.on_failure_arn)
+    for rule in bus.rules:
+        for target in rule.targets:
+            arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+            if arn:
+                arns.add(arn)
+    out = {}
+    for arn in sorted(arns):
+        parts = arn.split(":")
+        if parts[2] == "sqs":
+            out[parts[5]] = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+    return out
+
+
 def _output(deployed: DeployedStack, name: str) -> str:
     try:
         return deployed.outputs[name]
@@ -203,6 +283,8 @@ class PublishRecorder:
     def attach(self, client: Any) -> None:
         client.meta.events.register("provide-client-params.sns.Publish", self._before)
         client.meta.events.register("after-call.sns.Publish", self._after)
+        client.meta.events.register("provide-client-params.sns.PublishBatch", self._before_batch)
+        client.meta.events.register("after-call.sns.PublishBatch", self._after_batch)
 
     def _before(self, params: Dict[str, Any], context: Dict[str, Any], **_: Any) -> None:
         context["demo-published-message"] = params.get("Message")
@@ -210,6 +292,16 @@ class PublishRecorder:
     def _after(self, parsed: Dict[str, Any], context: Dict[str, Any], **_: Any) -> None:
         if parsed.get("MessageId") and context.get("demo-published-message") is not None:
             self.messages[parsed["MessageId"]] = context["demo-published-message"]
+
+    def _before_batch(self, params: Dict[str, Any], context: Dict[str, Any], **_: Any) -> None:
+        context["demo-published-batch"] = {e.get("Id"): e.get("Message")
+                                           for e in params.get("PublishBatchRequestEntries") or []}
+
+    def _after_batch(self, parsed: Dict[str, Any], context: Dict[str, Any], **_: Any) -> None:
+        sent = context.get("demo-published-batch") or {}
+        for entry in parsed.get("Successful") or []:
+            if entry.get("MessageId") and sent.get(entry.get("Id")) is not None:
+                self.messages[entry["MessageId"]] = sent[entry["Id"]]
 
     def __call__(self) -> Dict[str, str]:
         return dict(self.messages)
@@ -253,14 +345,22 @@ def run_demo(
     started = time.monotonic()
     timings: Dict[str, float] = {}
     scenario = load_scenario(options.scenario)
+    if options.mode is not None and options.mode not in NOTIFY_MODES:
+        raise DeployError(f"mode {options.mode!r} is not one of {', '.join(NOTIFY_MODES)}")
+    if options.delivery is not None and options.delivery not in EVENT_DELIVERIES:
+        raise DeployError(f"delivery {options.delivery!r} is not one of {', '.join(EVENT_DELIVERIES)}")
     workdir = Path(options.workdir) if options.workdir else Path(tempfile.mkdtemp(prefix="session-watch-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     total = 7
 
     progress.phase(1, total, "Template", str(options.cdk_out))
-    if options.synth or not (Path(options.cdk_out) / "manifest.json").is_file():
-        progress.info(f"synthesising: python app.py (CDK_OUTDIR={options.cdk_out})")
-        timings["synth"] = synthesise(Path(options.cdk_out))
+    if options.synth or options.mode or options.delivery or not (Path(options.cdk_out) / "manifest.json").is_file():
+        context = options.synth_context()
+        progress.info(f"synthesising: python app.py (CDK_OUTDIR={options.cdk_out}) with "
+                      + " ".join(f"-c {k}={v}" for k, v in context.items()))
+        progress.info(f"the demo's digest window is {options.digest_window} s (the stack's default is 60 s), so a "
+                      f"digest flush comes at most about {options.digest_window + 15} s after a failure")
+        timings["synth"] = synthesise(Path(options.cdk_out), context)
         progress.info(f"synthesised in {timings['synth']:.1f} s")
     from local.moto_stack.deploy import CloudAssembly
 
@@ -276,6 +376,10 @@ def run_demo(
         timings["moto_start"] = moto.startup_seconds or 0.0
         progress.info(f"moto_server {_moto_version()} at {moto.endpoint} (pid {moto.pid}, account {account}, "
                       f"{region}), up in {timings['moto_start']:.1f} s")
+        if moto.speedups:
+            progress.info("moto speed-ups in its process (same answers, less time; local/moto_stack/moto_speedups.py):")
+            for text in moto.speedups.values():
+                progress.info(f"  + {text}")
         clock = demo_clock()
         farm = RenderFarm(scenario.seed, clock=clock, account=account, region=region)
         standin = stack.enter_context(DeadlineStandIn(farm, seed=scenario.seed))
@@ -298,14 +402,34 @@ def run_demo(
             moto, deployed.physical_id(function_id), deadline_endpoint=standin.endpoint_url,
             log_path=workdir / "function.log", extra_sys_path=[str(LAMBDA_SRC)],
         ))
-        bus = EventBus(moto, runtime, async_config=async_config)
+        sources = SqsEventSources.from_deployed(deployed, moto, runtime,
+                                                retry_visibility_seconds=RETRY_VISIBILITY_SECONDS,
+                                                on_batch=progress.batch)
+        bus = EventBus(moto, runtime, async_config=async_config, event_sources=sources)
         if not bus.function_rules():
-            raise DeployError("no deployed EventBridge rule targets the function")
+            raise DeployError("no deployed EventBridge rule reaches the function (directly or through a queue)")
+        env = runtime.function_environment
+        mode = (env.get("NOTIFY_MODE") or "digest").strip().lower()
+        delivery = "queue" if any(sources.mapping_for_queue(t["Arn"]) for r in bus.rules for t in r.targets) \
+            else "direct"
+        window = int(env["DIGEST_WINDOW_SECONDS"]) if (env.get("DIGEST_WINDOW_SECONDS") or "").isdigit() else None
         recorder = PublishRecorder()
         _record_function_publishes(recorder)
+        dlqs = dead_letter_queues(deployed, moto, async_config, bus)
         observer = Observer(moto, topic_arn=_output(deployed, "TopicArn"), table_name=_output(deployed, "TableName"),
-                            dead_letter_queue_url=deployed.outputs.get("DeadLetterQueueUrl"), published=recorder)
+                            dead_letter_queue_url=deployed.outputs.get("DeadLetterQueueUrl"), published=recorder,
+                            dead_letter_queues=dlqs, digest_table_name=env.get("DIGEST_TABLE_NAME") or None)
         progress.runtime(runtime, bus, observer)
+        progress.info(f"notifications: NOTIFY_MODE={mode}"
+                      + (f", digest window {window} s" if mode == "digest" and window else "")
+                      + f"; events reach the function {'through the event queue' if delivery == 'queue' else 'directly'}")
+        for mapping in sources.mappings:
+            progress.info(f"SQS event source {mapping.logical_id}: {mapping.describe()}")
+        deviations = sources.deviations()
+        if deviations:
+            progress.info("what differs from Lambda's SQS event source, and why:")
+            for text in deviations:
+                progress.info(f"  ! {text}")
 
         progress.phase(4, total, "Play", scenario.name)
         t0 = time.monotonic()
@@ -335,6 +459,16 @@ def run_demo(
                 runs.append(run)
                 progress.state_machine_run(run)
         timings["state_machine"] = time.monotonic() - t0
+        if any(sources.pending(include_delayed=True).values()):
+            limit = (window or 60) + 10 + 30
+            progress.info(f"waiting for what the queues still hold: the digest flushes the function scheduled "
+                          f"(DelaySeconds: window end + 10 s grace; at most {limit} s)")
+            t0 = time.monotonic()
+            bus.settle(include_delayed=True, timeout=limit)
+            timings["flush_wait"] = time.monotonic() - t0
+            progress.info(f"queues empty after {timings['flush_wait']:.1f} s"
+                          if not sources.timed_out else
+                          f"GAVE UP after {timings['flush_wait']:.1f} s: {sources.pending(include_delayed=True)}")
         late_mail = observer.drain()
         if late_mail:
             progress.mail(late_mail, player.labels)
@@ -343,7 +477,10 @@ def run_demo(
         for row in rows:
             row["label"] = player.labels.get(row.get("sessionActionId", ""))
         dead_letters = observer.dead_letters()
+        by_queue = observer.dead_letters_by_queue()
         throttled = sum(n for (op, code), n in standin.faults.injected.items() if code == "ThrottlingException")
+        job = player.job
+        jobs = {job.job_id: farm.describe_job(job.farm_id, job.queue_id, job.job_id)}
         result = DemoResult(
             scenario=scenario,
             options=options,
@@ -357,7 +494,8 @@ def run_demo(
                       "environment": runtime.function_environment, "local": runtime.local_environment,
                       "service": runtime.service_environment},
             async_config=async_config,
-            rules=[{"name": r.name, "pattern": r.pattern, "state": r.state} for r in bus.function_rules()],
+            rules=[{"name": r.name, "pattern": r.pattern, "state": r.state,
+                    "targets": [t["Arn"] for t in r.targets]} for r in bus.function_rules()],
             ids={"farmId": player.job.farm_id, "queueId": player.job.queue_id, "jobId": player.job.job_id,
                  "jobName": player.job.name},
             play=play,
@@ -369,6 +507,16 @@ def run_demo(
             throttled=throttled,
             standin_calls=dict(standin.calls),
             invocations=len(runtime.invocations),
+            mode=mode,
+            delivery=delivery,
+            digest_window=window,
+            notify_statuses=[x.strip() for x in (env.get("NOTIFY_STATUSES") or "").split(",") if x.strip()],
+            batches=list(sources.batches),
+            event_sources=sources.stats(),
+            deviations=deviations,
+            dead_letter_queues=by_queue,
+            digest_ledger=observer.digest_items(),
+            jobs=jobs,
             timings=timings,
         )
         result.checks = evaluate(result)

@@ -24,14 +24,21 @@ Timeline operations (``minutes`` is farm time; the farm's clock only moves when 
              enter), ``exitCode``, ``message``: enter the job environment. FAILED ends every later action
              of the session NEVER_ATTEMPTED (their tasks FAIL), as Deadline Cloud does.
 ``render``   ``session``, ``frames``, ``status`` (SUCCEEDED), ``minutes`` (per frame), ``exitCode``,
-             ``progress``, ``message``: run each frame start to end.
+             ``progress``, ``message``: run each frame start to end. ``sessions`` instead of ``session``
+             (a list of names, or a shell-style pattern such as ``"W*"``): the frames are dealt round-robin
+             to those sessions (each frame queued, ASSIGNED, behind its session's earlier ones), then the
+             workers run them side by side, one frame of each in turn (as a farm of that many workers would).
+``workers``  ``count``, ``prefix`` ("W"), ``status`` (SUCCEEDED), ``minutes`` (1): ``count`` sessions named
+             ``<prefix>01``.. on new workers, each entering the job environment.
 ``start``    ``session``, ``frame``, ``minutes`` (0): the frame starts (RUNNING) and is left running.
 ``finish``   ``frame``, ``status``, ``minutes``, ``exitCode``, ``progress``, ``message``: end its running action.
 ``cancel``   ``frame``: someone cancels the running frame (CANCELING, then CANCELED).
 ``reclaim``  ``session``: the worker is reclaimed: running actions RECLAIMING, then RECLAIMED; session ends.
 ``exit``     ``session``: exit the job environment (SUCCEEDED).
 ``end``      ``session``: the session ends.
-``deliver``  EventBridge delivers every event emitted so far, in order (except held ones).
+``deliver``  EventBridge delivers every event emitted so far, in order (except held ones), and the
+             scenario waits until the function has processed them (with queue delivery: until Lambda's SQS
+             event source has emptied the event queue; delayed digest flushes are waited for at the end).
 ``hold``     ``action``, ``runStatus``: keep that task event back (EventBridge is late with it).
 ``release``  deliver the held events now, late (after everything delivered since).
 ``redeliver`` ``action``, ``runStatus``: deliver an already delivered event again (same id: a duplicate).
@@ -42,6 +49,7 @@ Events still pending or held when the timeline ends are delivered then.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -58,8 +66,9 @@ from local.moto_stack.eventbridge import Delivery, EventBus
 
 OPS = {
     "session": {"name"},
+    "workers": {"count"},
     "enter": {"session"},
-    "render": {"session", "frames"},
+    "render": {"frames"},
     "start": {"session", "frame"},
     "finish": {"frame", "status"},
     "cancel": {"frame"},
@@ -98,6 +107,15 @@ def parse_frames(spec: Any) -> List[int]:
     raise ScenarioError(f"frames must be like '1-12', '1-4,7' or a list of numbers, not {spec!r}")
 
 
+def _session_names(spec: Any, known) -> List[str]:
+    """A list of session names, or a shell-style pattern over the known ones (in start order)."""
+    if isinstance(spec, list):
+        return [name for name in spec if name in known]
+    if isinstance(spec, str):
+        return [name for name in known if fnmatch.fnmatchcase(name, spec)]
+    raise ScenarioError(f"sessions must be a list of names or a pattern, not {spec!r}")
+
+
 @dataclass
 class Scenario:
     path: Path
@@ -126,7 +144,7 @@ def load_scenario(path: Path) -> Scenario:
         if key not in data:
             raise ScenarioError(f"{path}: missing {key!r}")
     frames = parse_frames(data["job"].get("frames", "1"))
-    sessions = set()
+    sessions = _OrderedNames()
     for i, step in enumerate(data["timeline"]):
         where = f"{path}: timeline[{i}]"
         if not isinstance(step, dict):
@@ -149,8 +167,18 @@ def load_scenario(path: Path) -> Scenario:
             raise ScenarioError(f"{where}: status {status!r} is not a terminal session action status")
         if op == "session":
             sessions.add(step["name"])
+        elif op == "workers":
+            count = step["count"]
+            if not isinstance(count, int) or not 1 <= count <= 99:
+                raise ScenarioError(f"{where}: workers count must be a number 1..99")
+            sessions.update(f"{step.get('prefix', 'W')}{n:02d}" for n in range(1, count + 1))
         elif "session" in step and step["session"] not in sessions:
             raise ScenarioError(f"{where}: session {step['session']!r} is not started by an earlier 'session' step")
+        if op == "render":
+            if ("session" in step) == ("sessions" in step):
+                raise ScenarioError(f"{where}: render needs either 'session' or 'sessions'")
+            if "sessions" in step and not _session_names(step["sessions"], sessions):
+                raise ScenarioError(f"{where}: no session matches {step['sessions']!r}")
     return Scenario(
         path=path,
         name=data["name"],
@@ -161,6 +189,17 @@ def load_scenario(path: Path) -> Scenario:
         state_machine=data.get("stateMachine", []),
         expect=data["expect"],
     )
+
+
+class _OrderedNames(dict):
+    """Session names in start order (a dict used as an ordered set)."""
+
+    def add(self, name: str) -> None:
+        self[name] = None
+
+    def update(self, names) -> None:  # type: ignore[override]
+        for name in names:
+            self[name] = None
 
 
 # --- the player ---------------------------------------------------------------------------------
@@ -349,11 +388,41 @@ class Player:
 
     def _op_render(self, step: Dict[str, Any]) -> None:
         status = step.get("status", "SUCCEEDED")
+        default_exit = {"SUCCEEDED": 0, "FAILED": 1}.get(status)
+        if "sessions" in step:
+            self._render_side_by_side(step, status, default_exit)
+            return
         for frame in parse_frames(step["frames"]):
             action = self._queued_or_new(step["session"], frame)
             self.farm.set_session_action_status(action.session_action_id, "RUNNING", progress_percent=0.0)
             self._advance(step.get("minutes", 5))
-            self._end(action.session_action_id, status, step, {"SUCCEEDED": 0, "FAILED": 1}.get(status))
+            self._end(action.session_action_id, status, step, default_exit)
+
+    def _render_side_by_side(self, step: Dict[str, Any], status: str, default_exit: Optional[int]) -> None:
+        names = _session_names(step["sessions"], self.sessions)
+        if not names:
+            raise KeyError(f"no session matches {step['sessions']!r}")
+        queues: Dict[str, List[Any]] = {name: [] for name in names}
+        for index, frame in enumerate(parse_frames(step["frames"])):
+            name = names[index % len(names)]
+            queues[name].append(self._queued_or_new(name, frame))
+        minutes = float(step.get("minutes", 5)) / len(names)  # the workers run side by side
+        while any(queues.values()):
+            for name in names:
+                if not queues[name]:
+                    continue
+                action = queues[name].pop(0)
+                self.farm.set_session_action_status(action.session_action_id, "RUNNING", progress_percent=0.0)
+                self._advance(minutes)
+                self._end(action.session_action_id, status, step, default_exit)
+
+    def _op_workers(self, step: Dict[str, Any]) -> None:
+        prefix = step.get("prefix", "W")
+        for n in range(1, int(step["count"]) + 1):
+            name = f"{prefix}{n:02d}"
+            self._op_session({"name": name})
+            self._op_enter({"session": name, "status": step.get("status", "SUCCEEDED"),
+                            "minutes": step.get("minutes", 1)})
 
     def _op_start(self, step: Dict[str, Any]) -> None:
         action = self._queued_or_new(step["session"], int(step["frame"]))
@@ -435,9 +504,15 @@ class Player:
             faults.error_rate(step.get("operation", "*"), throttling=float(step["rate"]))
 
     def _deliver(self, events: List[EmittedEvent], note: str) -> None:
+        """EventBridge delivers ``events`` in order; then the function processes them (direct targets were
+        invoked during the delivery; queue targets are read by Lambda's SQS event source, which the player
+        waits for)."""
+        if not events:
+            return
+        deliveries = self.bus.put_many([(e.event, e.label) for e in events], note=note)
+        self.bus.settle()
         batch = []
-        for emitted in events:
-            delivery = self.bus.put(emitted.event, label=emitted.label, note=note)
+        for delivery, emitted in zip(deliveries, events):
             self._delivered.append(emitted)
             pair = (delivery, emitted)
             self.log.deliveries.append(pair)

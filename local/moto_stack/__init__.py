@@ -5,8 +5,10 @@ Nothing here may reach AWS: every client this package makes has fake credentials
 ``http://127.0.0.1:<port>`` endpoint, and the function runs with ``AWS_ENDPOINT_URL`` pointing at moto
 (``AWS_ENDPOINT_URL_DEADLINE`` at the Deadline Cloud stand-in).
 
-* :class:`MotoServer` (``server.py``): ``python -m moto.server`` on 127.0.0.1 and a free port, as a child
-  process that is stopped on exit, on Ctrl-C, on SIGTERM, on error, and (Linux) when this process dies.
+* :class:`MotoServer` (``server.py``): moto's server on 127.0.0.1 and a free port, as a child process that is
+  stopped on exit, on Ctrl-C, on SIGTERM, on error, and (Linux) when this process dies; by default with the
+  speed-ups of ``moto_speedups.py`` applied in its process (same answers, less time: a 1,000-task burst
+  takes a minute instead of ten).
 * :func:`deploy_stack` (``deploy.py``): what ``cdk deploy`` does, against moto: publishes the file assets of
   the ``*.assets.json`` manifest (zips directories), creates the bootstrap bucket and the bootstrap version
   parameter, and creates the CloudFormation stack from the synthesised template. Where moto's
@@ -14,8 +16,13 @@ Nothing here may reach AWS: every client this package makes has fake credentials
   (:class:`Adaptation`); nothing the stack defines is created by hand.
 * :class:`EventBus` (``eventbridge.py``): EventBridge's part: evaluates each event against the *deployed*
   rules (read back from moto's EventBridge, matched with moto's own event-pattern matcher, since moto's
-  ``TestEventPattern`` answers nothing) and invokes each rule target that is the deployed function, with
-  Lambda's asynchronous retry count and on-failure destination.
+  ``TestEventPattern`` answers nothing); invokes each rule target that is the deployed function, with
+  Lambda's asynchronous retry count and on-failure destination, and sends the event to each target that is
+  an SQS queue.
+* :class:`SqsEventSources` (``sqs_source.py``): Lambda's SQS event source mappings, read back from moto:
+  polls the queues, invokes the handler with batches in the real SQS event shape, deletes what
+  ``batchItemFailures`` does not list, leaves the rest for redelivery (redrive policy -> DLQ), honours
+  BatchSize, MaximumConcurrency and DelaySeconds.
 * :class:`FunctionRuntime` (``runtime.py``): Lambda's part: calls the real handler in this process,
   ``lambda_handler(event, context)``, with the deployed function's environment (read with
   ``GetFunctionConfiguration``), its timeout and memory, and its logs captured to a file.
@@ -31,10 +38,12 @@ from .eventbridge import Delivery, EventBus
 from .observe import Observer
 from .runtime import FunctionRuntime, Invocation
 from .server import MotoServer, MotoServerError
+from .sqs_source import Batch, SqsEventSources, SqsMapping, TrackedMessage
 from .stepfunctions import StateMachineRun, StateMachineRunner
 
 __all__ = [
     "Adaptation",
+    "Batch",
     "DeployedStack",
     "Delivery",
     "EventBus",
@@ -43,8 +52,11 @@ __all__ = [
     "MotoServer",
     "MotoServerError",
     "Observer",
+    "SqsEventSources",
+    "SqsMapping",
     "StateMachineRun",
     "StateMachineRunner",
+    "TrackedMessage",
     "adapt_template",
     "deploy_stack",
 ]

@@ -63,7 +63,7 @@ class DeployError(RuntimeError):
 class Adaptation:
     """One change between the synthesised template and what was deployed into moto."""
 
-    kind: str  # "converted", "dropped", "registered", "output-dropped", "not-applied"
+    kind: str  # "converted", "dropped", "registered", "output-dropped", "not-applied", "emulated"
     logical_id: str
     resource_type: str
     reason: str
@@ -75,6 +75,7 @@ class Adaptation:
             "registered": "registered",
             "output-dropped": "output not deployed",
             "not-applied": "not applied by moto",
+            "emulated": "emulated",
         }.get(self.kind, self.kind)
         return f"{self.logical_id} ({self.resource_type}): {verb}: {self.reason}"
 
@@ -269,6 +270,26 @@ def _global_table_as_table(logical_id: str, props: Dict[str, Any], region: str) 
     return table, reason
 
 
+def _disable_sqs_mapping(logical_id: str, resource: Dict[str, Any], resources: Dict[str, Any],
+                         adaptations: List[Adaptation]) -> None:
+    props = resource.setdefault("Properties", {})
+    source = [r for r, _ in references(props.get("EventSourceArn"))]
+    arn = props.get("EventSourceArn")
+    is_sqs = (any(resources.get(r, {}).get("Type") == "AWS::SQS::Queue" for r in source)
+              or (isinstance(arn, str) and arn.split(":")[2:3] == ["sqs"]))
+    if not is_sqs:
+        raise DeployError(f"{logical_id}: only event source mappings on SQS queues are simulated locally")
+    enabled = props.get("Enabled", True)
+    props["Enabled"] = False
+    adaptations.append(Adaptation(
+        "emulated", logical_id, "AWS::Lambda::EventSourceMapping",
+        "created disabled (template: Enabled "
+        f"{str(enabled).lower()}): moto would poll the queue itself inside SendMessage, through a Lambda that runs "
+        "no code without Docker, and delete the messages; the demo's SQS event source (local/moto_stack/"
+        "sqs_source.py) polls it instead, with the deployed mapping's settings",
+    ))
+
+
 def adapt_template(
     template: Dict[str, Any], region: str, supported: Optional[Iterable[str]] = None
 ) -> Tuple[Dict[str, Any], List[Adaptation]]:
@@ -277,6 +298,10 @@ def adapt_template(
     * a single-replica ``AWS::DynamoDB::GlobalTable`` becomes the equivalent ``AWS::DynamoDB::Table``;
     * an unsupported type listed in :data:`DROPPABLE` is left out (with the reason); so is a supported
       resource of :data:`DROPPABLE_DEPENDANTS` (a dashboard) that refers to one, and any output that does;
+    * an ``AWS::Lambda::EventSourceMapping`` on an SQS queue is created disabled: moto would run it itself
+      inside SendMessage (its Lambda runs no code without Docker, and the messages would be deleted);
+      :class:`~local.moto_stack.sqs_source.SqsEventSources` does Lambda's polling with the deployed settings
+      and the template's ``Enabled``;
     * anything else moto cannot create, or a core resource referring to a dropped one, is a
       :class:`DeployError`: the demo never deploys a stack with a hole it did not explain.
     """
@@ -288,6 +313,9 @@ def adapt_template(
 
     for logical_id, resource in list(resources.items()):
         rtype = resource["Type"]
+        if rtype == "AWS::Lambda::EventSourceMapping" and rtype in supported_types:
+            _disable_sqs_mapping(logical_id, resource, resources, adaptations)
+            continue
         if rtype in supported_types:
             continue
         if rtype == "AWS::DynamoDB::GlobalTable" and "AWS::DynamoDB::Table" in supported_types:

@@ -7,8 +7,9 @@
   published ``Message``; the demo records it from the function's own SNS client, since moto delivers
   nothing to e-mail subscriptions and its ``/moto-api/data.json`` fails once a Lambda function exists
   without Docker).
-* The history table is scanned (every item, numbers as numbers).
-* The dead-letter queue is read without consuming it.
+* The history table is scanned (every item, numbers as numbers); so is the digest ledger table.
+* The dead-letter queues (the function's, and those of the event and digest queues) are read without
+  consuming them.
 """
 
 from __future__ import annotations
@@ -44,8 +45,14 @@ def _plain(value: Any) -> Any:
 class Observer:
     def __init__(self, moto: MotoServer, *, topic_arn: str, table_name: str,
                  dead_letter_queue_url: Optional[str] = None, queue_name: str = "session-watch-demo-subscriber",
-                 published: Optional[Callable[[], Dict[str, str]]] = None) -> None:
+                 published: Optional[Callable[[], Dict[str, str]]] = None,
+                 dead_letter_queues: Optional[Dict[str, str]] = None,
+                 digest_table_name: Optional[str] = None) -> None:
         self.moto = moto
+        self.dead_letter_queues = dict(dead_letter_queues or {})
+        if dead_letter_queue_url and dead_letter_queue_url not in self.dead_letter_queues.values():
+            self.dead_letter_queues[dead_letter_queue_url.rsplit("/", 1)[-1]] = dead_letter_queue_url
+        self.digest_table_name = digest_table_name
         self.published = published or (lambda: {})
         self.topic_arn = topic_arn
         self.table_name = table_name
@@ -78,7 +85,8 @@ class Observer:
                     attributes=attributes,
                     raw=envelope,
                 ))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
         if new:
             emails = self._published_emails()
             for notification in new:
@@ -100,12 +108,19 @@ class Observer:
 
     def rows(self) -> List[Dict[str, Any]]:
         """Every item of the history table, as plain Python values."""
+        return self._scan(self.table_name)
+
+    def digest_items(self) -> List[Dict[str, Any]]:
+        """Every item of the digest ledger (``window#...`` and ``jobrun#...``), or [] without one."""
+        return self._scan(self.digest_table_name) if self.digest_table_name else []
+
+    def _scan(self, table_name: str) -> List[Dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
 
         deserializer = TypeDeserializer()
         ddb = self.moto.client("dynamodb")
         items: List[Dict[str, Any]] = []
-        kwargs: Dict[str, Any] = {"TableName": self.table_name, "ConsistentRead": True}
+        kwargs: Dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
         while True:
             page = ddb.scan(**kwargs)
             items += [_plain({k: deserializer.deserialize(v) for k, v in item.items()}) for item in page["Items"]]
@@ -124,17 +139,26 @@ class Observer:
         return [_plain({k: deserializer.deserialize(v) for k, v in item.items()}) for item in page["Items"]]
 
     def dead_letters(self) -> List[Dict[str, Any]]:
-        """The messages waiting in the dead-letter queue (left there)."""
-        if not self.dead_letter_queue_url:
-            return []
+        """The messages waiting in every dead-letter queue (left there), each with ``_queue`` added when it is
+        a JSON object."""
+        out = []
+        for name, messages in self.dead_letters_by_queue().items():
+            for message in messages:
+                out.append(dict(message, _queue=name) if isinstance(message, dict) else message)
+        return out
+
+    def dead_letters_by_queue(self) -> Dict[str, List[Dict[str, Any]]]:
+        """Queue name -> the messages waiting in that dead-letter queue (read, not consumed)."""
+        return {name: self._peek(url) for name, url in sorted(self.dead_letter_queues.items())}
+
+    def _peek(self, url: str) -> List[Dict[str, Any]]:
         sqs = self.moto.client("sqs")
-        attrs = sqs.get_queue_attributes(QueueUrl=self.dead_letter_queue_url,
-                                         AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-        count = int(attrs.get("ApproximateNumberOfMessages", 0))
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
+                                                                       "ApproximateNumberOfMessagesNotVisible"])
+        count = sum(int(v) for v in attrs["Attributes"].values())
         if not count:
             return []
-        batch = sqs.receive_message(QueueUrl=self.dead_letter_queue_url, MaxNumberOfMessages=10,
-                                    VisibilityTimeout=0, WaitTimeSeconds=0)
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0)
         out = []
         for message in batch.get("Messages", []):
             try:

@@ -12,6 +12,12 @@ the event and the result (as Lambda serialises both) and a context offering ``aw
 What the function writes (its logger, the metrics it prints, warnings, the traceback of an error) goes to
 the log file, framed by ``START``/``END``/``REPORT`` lines as in CloudWatch Logs.
 
+Invocations may come from several threads at once (the SQS event source runs up to its
+``MaximumConcurrency`` batches in parallel when asked to): while the runtime is active, ``sys.stdout``,
+``sys.stderr`` and the logging handlers writing to them go through a router that sends each thread's output
+to the log of the invocation that thread is running. They still share one Python process, so one set of
+module-level caches, where Lambda would give each concurrent invocation its own execution environment.
+
 Not simulated: the runtime's Python version and architecture (the function runs on this interpreter, from
 ``lambda_src/``; the demo checks that the deployed asset holds the same sources), the timeout (reported,
 not enforced), X-Ray (Powertools turns tracing off outside Lambda).
@@ -26,6 +32,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -109,6 +116,9 @@ class FunctionRuntime:
         self.log_path = Path(log_path)
         self.extra_sys_path = list(extra_sys_path or [])
         self.invocations: List[Invocation] = []
+        self._invocations_lock = threading.Lock()
+        self._log_lock = threading.Lock()
+        self._router: Optional[_OutputRouter] = None
         self._saved_env: Optional[Dict[str, Optional[str]]] = None
         self._handler: Optional[Callable[..., Any]] = None
         self._module: Any = None
@@ -140,9 +150,13 @@ class FunctionRuntime:
         self._reset()  # settings and clients cached by an earlier environment must go
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "a", encoding="utf-8")
+        self._router = _OutputRouter().install()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self._router is not None:
+            self._router.uninstall()
+            self._router = None
         self._reset()
         if self._saved_env is not None:
             for key, value in self._saved_env.items():
@@ -163,7 +177,8 @@ class FunctionRuntime:
     # -- invoking --------------------------------------------------------------------------------
 
     def invoke(self, event: Any, *, source: str, attempt: int = 1) -> Invocation:
-        if self._handler is None:
+        """Call the handler once, as Lambda would; safe to call from several threads at once."""
+        if self._handler is None or self._router is None:
             raise RuntimeError("FunctionRuntime.invoke outside 'with runtime:'")
         request_id = str(uuid.uuid4())
         context = _Context(self.config, request_id, self.log_group)
@@ -171,8 +186,7 @@ class FunctionRuntime:
         buffer = io.StringIO()
         started = time.monotonic()
         invocation = Invocation(request_id=request_id, source=source, event=payload, attempt=attempt, ok=False)
-        with _captured_output(buffer), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with self._router.capture(buffer):
             try:
                 result = self._handler(payload, context)
                 invocation.result = json.loads(json.dumps(result))
@@ -186,17 +200,19 @@ class FunctionRuntime:
                     "requestId": request_id,
                     "stackTrace": traceback.format_tb(err.__traceback__),
                 }) + "\n")
-            for warning in caught:
-                buffer.write(f"{warning.category.__name__}: {warning.message}\n")
         invocation.seconds = time.monotonic() - started
         invocation.log_lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
         self._write_log(invocation, context)
-        self.invocations.append(invocation)
+        with self._invocations_lock:
+            self.invocations.append(invocation)
         return invocation
 
     def _write_log(self, invocation: Invocation, context: _Context) -> None:
-        if self._log is None:
-            return
+        with self._log_lock:
+            if self._log is not None:
+                self._write_log_locked(invocation, context)
+
+    def _write_log_locked(self, invocation: Invocation, context: _Context) -> None:
         self._log.write(f"START RequestId: {invocation.request_id} Version: {context.function_version} "
                         f"Source: {invocation.source} Attempt: {invocation.attempt}\n")
         for line in invocation.log_lines:
@@ -208,25 +224,101 @@ class FunctionRuntime:
         self._log.flush()
 
 
-@contextlib.contextmanager
-def _captured_output(buffer: io.StringIO):
-    """Send stdout, stderr and every logging handler writing to them into ``buffer`` (Lambda sends both
-    streams to CloudWatch Logs), then put everything back."""
-    swapped = []
-    streams = {id(sys.stdout), id(sys.stderr), id(sys.__stdout__), id(sys.__stderr__)}
-    loggers = [logging.getLogger()] + [
-        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
-    ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if type(handler) is not logging.StreamHandler:  # not files, not pytest's capture handlers
-                continue
-            stream = handler.stream
-            if id(stream) in streams or getattr(stream, "name", None) in ("<stdout>", "<stderr>"):
-                swapped.append((handler, handler.setStream(buffer)))
-    try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            yield
-    finally:
-        for handler, previous in swapped:
+class _RoutedStream(io.TextIOBase):
+    """Writes into the buffer of the invocation the writing thread runs, else into ``fallback``."""
+
+    def __init__(self, local: threading.local, fallback: Any) -> None:
+        super().__init__()
+        self._local = local
+        self.fallback = fallback
+
+    def _target(self) -> Any:
+        buffer = getattr(self._local, "buffer", None)
+        return buffer if buffer is not None else (self.fallback or sys.__stdout__)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        target = self._target()
+        if hasattr(target, "flush"):
+            target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return (self.fallback or sys.__stdout__).fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.fallback, "encoding", None) or "utf-8"
+
+
+class _OutputRouter:
+    """While installed, ``sys.stdout``/``sys.stderr`` and every plain logging ``StreamHandler`` that wrote
+    to them write through :class:`_RoutedStream`: a thread inside :meth:`capture` writes into its
+    invocation's buffer (Lambda sends both streams to CloudWatch Logs), any other thread to the stream that
+    was there before. Warnings raised inside an invocation go to its buffer as ``Category: message``."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._saved: Any = None
+        self._swapped: List[Any] = []
+        self._warnings: Any = None
+
+    def install(self) -> "_OutputRouter":
+        self._saved = (sys.stdout, sys.stderr)
+        out = _RoutedStream(self._local, sys.stdout)
+        err = _RoutedStream(self._local, sys.stderr)
+        by_stream = {id(sys.stdout): out, id(sys.__stdout__): out, id(sys.stderr): err, id(sys.__stderr__): err}
+        loggers = [logging.getLogger()] + [
+            logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+        ]
+        for logger in loggers:
+            for handler in logger.handlers:
+                if type(handler) is not logging.StreamHandler:  # not files, not pytest's capture handlers
+                    continue
+                stream = handler.stream
+                routed = by_stream.get(id(stream)) or {"<stdout>": out, "<stderr>": err}.get(
+                    getattr(stream, "name", None))
+                if routed is not None:
+                    self._swapped.append((handler, handler.setStream(routed)))
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        local, previous = self._local, warnings.showwarning
+
+        def showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+            buffer = getattr(local, "buffer", None)
+            if buffer is not None:
+                buffer.write(f"{category.__name__}: {message}\n")
+            else:
+                previous(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = showwarning
+        warnings.simplefilter("always")
+        sys.stdout, sys.stderr = out, err
+        return self
+
+    def uninstall(self) -> None:
+        if self._saved is not None:
+            sys.stdout, sys.stderr = self._saved
+            self._saved = None
+        for handler, previous in self._swapped:
             handler.setStream(previous)
+        self._swapped = []
+        if self._warnings is not None:
+            self._warnings.__exit__(None, None, None)
+            self._warnings = None
+
+    @contextlib.contextmanager
+    def capture(self, buffer: io.StringIO):
+        previous = getattr(self._local, "buffer", None)
+        self._local.buffer = buffer
+        try:
+            yield
+        finally:
+            self._local.buffer = previous

@@ -1,18 +1,34 @@
-"""End-to-end fixtures: the stack synthesised once per session, and demo runs against it.
+"""End-to-end fixtures: the stack synthesised once per configuration and session, and demo runs against it.
+
+Three cloud assemblies, synthesised the way ``make demo`` does (``python app.py`` with the demo's context,
+``sessionWatch:digestWindowSeconds=10``), all started at once on first use (they take ~10 s each):
+
+* ``each``: ``-c sessionWatch:notifyMode=each`` (events through the event queue, the default delivery);
+* ``digest``: the stack's default notification mode (digest), events through the event queue;
+* ``direct``: ``notifyMode=each`` and ``-c sessionWatch:eventDelivery=direct`` (the rule invokes the function).
 
 Each scenario run starts its own ``moto_server`` child process and Deadline Cloud stand-in (fresh state),
-deploys the synthesised template into moto's CloudFormation, plays the scenario and returns the
-:class:`local.demo.run.DemoResult` the tests assert on. The demo's own progress goes to stdout, so pytest
-shows it when a test fails.
+deploys the assembly into moto's CloudFormation, plays the scenario and returns the
+:class:`local.demo.run.DemoResult` the tests assert on; a (scenario, configuration) pair runs once per
+session. A run keeps about one core busy (the function and moto take turns), so the runs go to a pool of
+worker processes (``demo_worker.py``; ``E2E_WORKERS``, default 4), all of them submitted, heaviest first,
+when the session starts (test modules declare theirs in ``RUNS``), so that they run while the tests that
+need no demo run do. The demo's progress and summary are
+printed by the fixture, so pytest shows them when a test fails.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -20,37 +36,170 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO_ROOT / "local" / "scenarios"
 TEST_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
+#: configuration -> the context it is synthesised with (besides the demo's 10-second digest window)
+CONFIGURATIONS: Dict[str, Dict[str, str]] = {
+    "each": {"sessionWatch:notifyMode": "each"},
+    "digest": {},
+    "direct": {"sessionWatch:notifyMode": "each", "sessionWatch:eventDelivery": "direct"},
+}
+
+
+#: (scenario file, configuration) pairs the collected test modules will ask for (their ``RUNS``).
+PLAN: List[Tuple[Path, str]] = []
+#: Rough cost of a run, to start the longest first.
+COST = {"job-fails-entirely": 100, "env-enter-fails-one-worker": 20, "render-12-frames": 15, "throttled-deadline": 15}
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Tests that need no demo run go first: they run while the pool works through the planned runs."""
+    items[:] = sorted(items, key=lambda item: bool(getattr(item.module, "RUNS", ())))
+
+
+def pytest_collection_finish(session) -> None:
+    runs: List[Tuple[Path, str]] = []
+    for item in session.items:
+        for run in getattr(item.module, "RUNS", ()):
+            if run not in runs:
+                runs.append(run)
+    PLAN[:] = sorted(runs, key=lambda r: COST.get(r[0].stem, 10) + (20 if r[1] == "digest" else 0), reverse=True)
+
+
+class Assemblies:
+    """``python app.py`` once per configuration, all started together the first time one is needed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.processes: Dict[str, Tuple[subprocess.Popen, float, Path]] = {}
+        self.ready: Dict[str, Path] = {}
+        self._lock = threading.Lock()
+
+    def _start_all(self) -> None:
+        from local.demo.run import DEMO_DIGEST_WINDOW_SECONDS
+
+        for name, extra in CONFIGURATIONS.items():
+            outdir = self.root / f"cdk.out-{name}"
+            context = dict({"sessionWatch:digestWindowSeconds": str(DEMO_DIGEST_WINDOW_SECONDS)}, **extra)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+            env.update(CDK_OUTDIR=str(outdir), CDK_CONTEXT_JSON=json.dumps(context))
+            env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+            log = open(self.root / f"synth-{name}.log", "w")
+            process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+            log.close()
+            self.processes[name] = (process, time.monotonic(), outdir)
+
+    def get(self, name: str) -> Path:
+        with self._lock:
+            if name in self.ready:
+                return self.ready[name]
+            if not self.processes:
+                self._start_all()
+        process, started, outdir = self.processes[name]
+        returncode = process.wait(timeout=600)
+        log = (self.root / f"synth-{name}.log").read_text()
+        assert returncode == 0, f"python app.py ({name}) failed after {time.monotonic() - started:.0f}s:\n{log[-4000:]}"
+        self.ready[name] = outdir
+        return outdir
+
+    def stop(self) -> None:
+        for process, _, _ in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
 
 @pytest.fixture(scope="session")
-def cdk_out(tmp_path_factory) -> Path:
-    """``python app.py`` with CDK_OUTDIR in a temporary directory (as ``make synth`` writes cdk.out)."""
-    outdir = tmp_path_factory.mktemp("e2e-cdk.out")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-    env["CDK_OUTDIR"] = str(outdir)
-    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    started = time.monotonic()
-    result = subprocess.run([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                            timeout=600)
-    seconds = time.monotonic() - started
-    assert result.returncode == 0, f"python app.py failed after {seconds:.0f}s:\n{result.stderr[-4000:]}"
-    return outdir
+def assemblies(tmp_path_factory):
+    synths = Assemblies(tmp_path_factory.mktemp("e2e-assemblies"))
+    yield synths
+    synths.stop()
 
 
 @pytest.fixture(scope="session")
-def run_scenario(cdk_out, tmp_path_factory):
-    """Run a scenario file through the whole demo; the result of each file is computed once."""
-    from local.demo.report import TextProgress, print_summary
-    from local.demo.run import DemoOptions, run_demo
+def cdk_out(assemblies) -> Path:
+    """The ``each`` assembly (what the CLI tests deploy: a message per action, no digest wait)."""
+    return assemblies.get("each")
 
-    results = {}
 
-    def run(path: Path):
-        if path not in results:
-            workdir = tmp_path_factory.mktemp(f"demo-{path.stem}")
-            progress = TextProgress(sys.stdout)
-            result = run_demo(DemoOptions(scenario=path, cdk_out=cdk_out, workdir=workdir), progress)
-            print_summary(result, sys.stdout)
-            results[path] = result
-        return results[path]
+class DemoRuns:
+    """Demo runs in worker processes, a few at a time; each (scenario, configuration) pair runs once."""
+
+    def __init__(self, assemblies: Assemblies, root: Path, workers: int) -> None:
+        self.assemblies = assemblies
+        self.root = root
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="e2e-demo")
+        self.futures: Dict[Tuple[Path, str], Future] = {}
+        self.processes: List[subprocess.Popen] = []
+        self._lock = threading.Lock()
+
+    def submit(self, path: Path, configuration: str) -> Future:
+        with self._lock:
+            key = (Path(path), configuration)
+            if key not in self.futures:
+                self.futures[key] = self.pool.submit(self._run, *key)
+            return self.futures[key]
+
+    def _run(self, path: Path, configuration: str) -> Tuple[int, str, Optional[Any], float]:
+        cdk_out = self.assemblies.get(configuration)
+        workdir = self.root / f"demo-{path.stem}-{configuration}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        out, log = workdir / "result.pickle", workdir / "progress.txt"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env["PYTHONUNBUFFERED"] = "1"
+        started = time.monotonic()
+        with open(log, "w") as stdout:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tests.e2e.demo_worker", str(path), str(cdk_out), str(workdir), str(out)],
+                cwd=REPO_ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT)
+            self.processes.append(process)
+            try:
+                returncode = process.wait(timeout=900)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                returncode = process.wait()
+        result = None
+        if returncode == 0 and out.is_file():
+            with open(out, "rb") as handle:
+                result = pickle.load(handle)
+        return returncode, log.read_text(errors="replace"), result, time.monotonic() - started
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def demo_runs(assemblies, tmp_path_factory):
+    runs = DemoRuns(assemblies, tmp_path_factory.mktemp("e2e-demos"), int(os.environ.get("E2E_WORKERS", "4")))
+    yield runs
+    runs.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_the_demo_runs(request):
+    """Submit every planned run when the session starts (nothing when no collected test needs one)."""
+    if PLAN:
+        runs = request.getfixturevalue("demo_runs")
+        for planned in PLAN:
+            runs.submit(*planned)
+
+
+@pytest.fixture(scope="session")
+def run_scenario(demo_runs):
+    """The :class:`~local.demo.run.DemoResult` of a scenario file run against one configuration (``each``,
+    ``digest`` or ``direct``). The first call submits every run the collected modules declared."""
+
+    def run(path: Path, configuration: str = "each"):
+        for planned in PLAN:
+            demo_runs.submit(*planned)
+        returncode, output, result, seconds = demo_runs.submit(path, configuration).result()
+        print(output)
+        print(f"(demo run {path.name} [{configuration}]: {seconds:.1f} s in its worker)")
+        if result is None:
+            pytest.fail(f"the demo run {path.name} [{configuration}] ended {returncode} without a result:\n"
+                        + output[-4000:])
+        return result
 
     return run

@@ -113,7 +113,8 @@ def test_keep_running_json_then_ctrl_c_exits_1_for_an_unmet_expectation_and_stop
     assert [c["name"] for c in failed] == ["every row has the expected status, outcome and fields"]
     assert failed[0]["detail"] == "frame-2.status = 'FAILED', expected 'SUCCEEDED'"
     assert result["verdictLine"].startswith("VERDICT: FAIL - 1 of ")
-    assert [n["label"] for n in result["notifications"]] == ["frame-1", "frame-2"]
+    assert sorted(n["label"] for n in result["notifications"]) == ["frame-1", "frame-2", "job"]
+    assert result["mode"] == "each" and result["delivery"] == "queue"
     assert {r["label"]: r["status"] for r in result["rows"]} == {"frame-1": "SUCCEEDED", "frame-2": "FAILED"}
     assert result["local"]["moto"]["endpoint"] == moto
     assert _gone(result["local"]["moto"]["pid"]), "moto's server still runs after Ctrl-C"

@@ -1,8 +1,9 @@
-"""The demo's scenario (local/scenarios/render-12-frames.json), end to end, with assertions on every
-notification and every row.
+"""The demo's scenario (local/scenarios/render-12-frames.json), end to end in ``each`` mode, with assertions on
+every notification and every row, twice: with the stack's default delivery (rule -> event queue -> Lambda's
+SQS event source -> the function, in batches) and with ``eventDelivery=direct`` (rule -> the function).
 
-The synthesised stack is deployed into moto; the real handler processes each event the deployed rule
-matches; ``WaitForSessionAction`` runs in moto's interpreter. The expectations below are written out here,
+The synthesised stack is deployed into moto; the real handler processes each event the deployed rules
+match; ``WaitForSessionAction`` runs in moto's interpreter. The expectations below are written out here,
 independently of the scenario file's own ``expect`` block (which the demo checks as well).
 """
 
@@ -18,8 +19,11 @@ from tests.e2e.conftest import SCENARIOS
 
 pytestmark = pytest.mark.slow
 
-#: label -> (status, outcome, exit code) of every session action that must end up in the table and be
-#: announced exactly once.
+#: the demo runs this module asserts on (run in parallel by conftest.py)
+RUNS = [(SCENARIOS / "render-12-frames.json", "each"), (SCENARIOS / "render-12-frames.json", "direct")]
+
+#: label -> (status, outcome, exit code) of every task run that must end up in the table and be announced
+#: exactly once (plus enter@D, the failed environment enter, recorded as the root cause of frames 10 and 11).
 EXPECTED = {
     "frame-1": ("SUCCEEDED", "completion", 0),
     "frame-2": ("SUCCEEDED", "completion", 0),
@@ -30,22 +34,30 @@ EXPECTED = {
     "frame-7": ("FAILED", "failure", 139),  # segfault; its event arrives late (after the retry started)
     "frame-7#2": ("FAILED", "failure", 139),  # the retry segfaults too; its event is delivered twice
     "frame-8": ("CANCELED", "failure", None),
+    "frame-9": ("RECLAIMED", "failure", None),  # spot worker reclaimed: the task went back to READY (requeue rule)
     "frame-9#2": ("SUCCEEDED", "completion", 0),  # after the reclaimed first run
     "frame-10": ("NEVER_ATTEMPTED", "failure", None),  # behind the failed environment enter
     "frame-11": ("NEVER_ATTEMPTED", "failure", None),
     "frame-12": ("SUCCEEDED", "completion", 0),
 }
+ENTER_D = ("FAILED", "failure", 1)
+CONDA = "conda: PackagesNotFoundError: blender-addons=4.2.1"
 SUBJECT_START = {
     "SUCCEEDED": "Deadline: Task run completed: ",
     "FAILED": "Deadline: Task run failed (exit 139): ",
     "CANCELED": "Deadline: Task run canceled: ",
     "NEVER_ATTEMPTED": "Deadline: Task run never attempted: ",
+    "RECLAIMED": "Deadline: Task run reclaimed: ",
 }
 
 
-@pytest.fixture(scope="module")
-def demo(run_scenario):
-    return run_scenario(SCENARIOS / "render-12-frames.json")
+@pytest.fixture(scope="module", params=["each", "direct"], ids=["queue", "direct"])
+def demo(run_scenario, request):
+    return run_scenario(SCENARIOS / "render-12-frames.json", request.param)
+
+
+def _per_action(demo):
+    return demo.messages("sessionAction")
 
 
 def _frame(label: str) -> int:
@@ -69,9 +81,11 @@ def test_the_demo_verdict_is_pass(demo):
 
 
 def test_every_notification(demo):
-    notifications = _by_label(demo, demo.notifications, key=lambda n: n.record)  # one per action, none twice
-    assert sorted(notifications) == sorted(EXPECTED)
-    assert len(demo.notifications) == 13
+    notifications = _by_label(demo, _per_action(demo), key=lambda n: n.record)  # one per action, none twice
+    assert sorted(notifications) == sorted(list(EXPECTED) + ["enter@D"])
+    assert len(EXPECTED) == 14
+    assert len(demo.notifications) == 16, "14 task runs, the failed environment enter, the job"
+    assert demo.mode == "each"
     task_of_frame = {}
     for label, (status, outcome, exit_code) in EXPECTED.items():
         n = notifications[label]
@@ -90,9 +104,14 @@ def test_every_notification(demo):
         assert n.subject.startswith(SUBJECT_START[status]), (label, n.subject)
         assert len(n.subject) < 100
         assert n.attributes == {
-            "status": status, "outcome": outcome, "actionType": "taskRun",
+            "kind": "sessionAction", "status": status, "outcome": outcome, "actionType": "taskRun",
             "farmId": demo.ids["farmId"], "queueId": demo.ids["queueId"], "jobId": demo.ids["jobId"],
         }, label
+        assert record["jobName"] == "shot-042_lighting_v003" and record["jobPriority"] == 70, label
+        assert record["logGroup"] == f"/aws/deadline/{demo.ids['farmId']}/{demo.ids['queueId']}", label
+        assert record["logStream"] == record["sessionId"] and record["logsUrl"].startswith(
+            "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2#logsV2:log-groups/"), label
+        assert record["workerId"] or any("workerId" in m for m in record["enrichmentMissing"] or []), label
         assert n.email, f"{label}: the published message has an e-mail member"
         assert n.email.startswith(n.subject), label
         assert f"Status:         {status} ({outcome})" in n.email, label
@@ -104,13 +123,35 @@ def test_every_notification(demo):
     assert segfault.record["progressPercent"] == 61.5
     assert notifications["frame-7"].record["sessionActionId"] != notifications["frame-7#2"].record["sessionActionId"]
     assert notifications["frame-7"].record["sessionId"] != notifications["frame-7#2"].record["sessionId"]
+    for label in ("frame-10", "frame-11"):
+        cause = notifications[label].record["rootCause"]
+        assert cause["sessionActionId"] == notifications["enter@D"].record["sessionActionId"], label
+        assert (cause["actionType"], cause["status"], cause["processExitCode"], cause["progressMessage"]) == (
+            "envEnter", "FAILED", 1, CONDA), label
+        assert CONDA in notifications[label].email, f"{label}: the e-mail tells the root cause"
+    enter = notifications["enter@D"]
+    assert enter.record["actionType"] == "envEnter" and enter.record["status"] == "FAILED"
+    assert enter.subject.startswith("Deadline: Environment enter failed (exit 1): ")
+    assert enter.record["environmentId"] == f"JOB:{demo.ids['jobId']}:Blender-4.2"
+    assert all(n.record.get("rootCause") is None for label, n in notifications.items()
+               if label not in ("frame-10", "frame-11")), "only NEVER_ATTEMPTED actions have a root cause here"
+
+
+def test_one_job_level_message(demo):
+    [job] = demo.messages("jobRun")
+    assert job.attributes == {"kind": "jobRun", "status": "FAILED", "outcome": "failure", "farmId": demo.ids["farmId"],
+                              "queueId": demo.ids["queueId"], "jobId": demo.ids["jobId"]}
+    counts = {k: v for k, v in job.record["taskRunStatusCounts"].items() if v}
+    assert counts == {"SUCCEEDED": 8, "FAILED": 3, "CANCELED": 1}
+    assert job.subject == "Deadline: job shot-042_lighting_v003 failed (3 failed, 1 canceled, 8 succeeded of 12 tasks)"
+    assert not demo.messages("digest")
 
 
 def test_every_row(demo):
     rows = _by_label(demo, demo.rows)
-    assert sorted(rows) == sorted(EXPECTED)
-    assert len(demo.rows) == 13
-    for label, (status, outcome, exit_code) in EXPECTED.items():
+    assert sorted(rows) == sorted(list(EXPECTED) + ["enter@D"])
+    assert len(demo.rows) == 15
+    for label, (status, outcome, exit_code) in dict(EXPECTED, **{"enter@D": ENTER_D}).items():
         row = rows[label]
         assert row["status"] == status, label
         assert row["outcome"] == outcome, label
@@ -125,10 +166,17 @@ def test_every_row(demo):
         assert 89 * 86400 < row["expiresAt"] - _epoch(row["recordedAt"]) <= 90 * 86400, f"{label}: 90-day TTL"
         if status == "NEVER_ATTEMPTED":
             assert "startedAt" not in row and "endedAt" not in row, label
+        elif status == "RECLAIMED":
+            assert row["durationSeconds"] > 0 and row.get("processExitCode") is None, label
         else:
             assert row["durationSeconds"] > 0, label
     assert rows["frame-7"]["progressMessage"].startswith("Segmentation fault")
-    assert rows["frame-10"]["sessionId"] == rows["frame-11"]["sessionId"], "one session, one failed enter"
+    assert rows["frame-10"]["sessionId"] == rows["frame-11"]["sessionId"] == rows["enter@D"]["sessionId"], \
+        "one session, one failed enter"
+    for label in ("frame-10", "frame-11"):
+        assert rows[label]["rootCause"]["sessionActionId"] == rows["enter@D"]["sessionActionId"], label
+        assert rows[label]["rootCause"]["progressMessage"] == CONDA, label
+    assert rows["enter@D"]["progressMessage"] == CONDA and rows["enter@D"]["actionType"] == "envEnter"
 
 
 def _epoch(iso: str) -> float:
@@ -138,15 +186,13 @@ def _epoch(iso: str) -> float:
 
 
 def test_what_is_not_recorded(demo):
-    """The reclaimed first run of frame 9 sent its task back to READY (not a status the deployed rule
-    watches); environment actions have no task event. Neither is in the table nor announced."""
+    """Environment actions have no task event: only the failed enter is found (as a root cause). The
+    reclaimed first run of frame 9 is recorded: its task went back to READY, which the requeue rule watches."""
     recorded = {demo.label_of(r["sessionActionId"]) for r in demo.rows}
-    assert "frame-9" not in recorded
-    assert not {label for label in recorded if label.startswith(("enter@", "exit@"))}
-    reclaimed = [e for d, e in demo.play.deliveries if e.label == "frame-9" and e.run_status == "READY"]
-    assert len(reclaimed) == 1
-    [(delivery, _)] = [(d, e) for d, e in demo.play.deliveries if e is reclaimed[0]]
-    assert not delivery.matched and not delivery.invocations
+    assert {label for label in recorded if label.startswith(("enter@", "exit@"))} == {"enter@D"}
+    [(delivery, _)] = [(d, e) for d, e in demo.play.deliveries if e.label == "frame-9" and e.run_status == "READY"]
+    assert delivery.matched and delivery.processed
+    assert "frame-9" in recorded
 
 
 def test_the_duplicate_delivery_publishes_nothing_more(demo):
@@ -154,11 +200,13 @@ def test_the_duplicate_delivery_publishes_nothing_more(demo):
     assert emitted.label == "frame-7#2" and emitted.run_status == "FAILED"
     first = [d for d, e in demo.play.deliveries if e is emitted and d is not delivery]
     assert len(first) == 1 and first[0].event["id"] == delivery.event["id"], "the same event, delivered twice"
-    [invocation] = delivery.invocations
-    assert invocation.ok and invocation.result["status"] == "FAILED"
+    [invocation] = delivery.attempts
+    assert invocation.ok and delivery.processed
+    if not delivery.queued:  # direct: the handler answers with the record
+        assert invocation.result["status"] == "FAILED"
     said = [json.loads(line).get("message") for line in invocation.log_lines if line.startswith('{"level"')]
     assert "status already published; duplicate delivery ignored" in said
-    assert sum(1 for n in demo.notifications if demo.label_of(n.record["sessionActionId"]) == "frame-7#2") == 1
+    assert sum(1 for n in _per_action(demo) if demo.label_of(n.record["sessionActionId"]) == "frame-7#2") == 1
 
 
 def test_the_out_of_order_pair_does_not_regress(demo):
@@ -168,27 +216,57 @@ def test_the_out_of_order_pair_does_not_regress(demo):
     order = [e for _, e in demo.play.deliveries]
     retry_running = [e for e in order if e.label == "frame-7#2" and e.run_status == "RUNNING"]
     assert retry_running and order.index(retry_running[0]) < order.index(emitted), "delivered out of order"
-    [invocation] = late.invocations
-    assert invocation.ok
-    assert demo.label_of(invocation.result["sessionActionId"]) == "frame-7", "the run the event is about, not the retry"
-    assert invocation.result["status"] == "FAILED" and invocation.result["processExitCode"] == 139
+    [invocation] = late.attempts
+    assert invocation.ok and late.processed
+    if not late.queued:
+        assert demo.label_of(invocation.result["sessionActionId"]) == "frame-7", "the run the event is about"
+        assert invocation.result["status"] == "FAILED" and invocation.result["processExitCode"] == 139
     rows = _by_label(demo, demo.rows)
     assert rows["frame-7"]["status"] == "FAILED" and rows["frame-7#2"]["status"] == "FAILED"
     assert all(r["terminal"] for r in demo.rows), "nothing recorded in progress"
 
 
-def test_only_events_matching_the_deployed_rule_reach_the_function(demo):
-    template_rule = next(r for r in demo.deployed.template["Resources"].values() if r["Type"] == "AWS::Events::Rule")
-    [rule] = demo.rules
-    assert json.loads(rule["pattern"]) == template_rule["Properties"]["EventPattern"], "read back from moto"
-    watched = set(template_rule["Properties"]["EventPattern"]["detail"]["runStatus"])
+def _pattern_matches(pattern, event) -> bool:
+    """The flat patterns of this stack: source, detail-type and detail fields, each a list of values."""
+    if event["source"] not in pattern["source"] or event["detail-type"] not in pattern["detail-type"]:
+        return False
+    return all(event["detail"].get(key) in values for key, values in pattern.get("detail", {}).items())
+
+
+def test_only_events_matching_the_deployed_rules_reach_the_function(demo):
+    template_rules = [r for r in demo.deployed.template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    patterns = [r["Properties"]["EventPattern"] for r in template_rules]
+    assert sorted(json.dumps(json.loads(r["pattern"]), sort_keys=True) for r in demo.rules) == sorted(
+        json.dumps(p, sort_keys=True) for p in patterns), "read back from moto"
+    assert {p["detail-type"][0] for p in patterns} == {"Task Run Status Change", "Job Run Status Change"}
     for delivery, emitted in demo.play.deliveries:
-        should = emitted.detail_type == "Task Run Status Change" and emitted.run_status in watched
+        should = any(_pattern_matches(p, emitted.event) for p in patterns)
         assert delivery.matched == should, emitted.describe()
-        assert bool(delivery.invocations) == should
-    assert sum(1 for d, _ in demo.play.deliveries if d.matched) == 14
+        assert bool(delivery.attempts) == should
+        if should and demo.delivery == "queue":
+            [message] = delivery.queued
+            assert json.loads(message.body) == emitted.event, "the event is the message body"
+            assert not delivery.invocations, "reached the function through the queue only"
+    assert sum(1 for d, _ in demo.play.deliveries if d.matched) == 16
     assert {e.detail_type for d, e in demo.play.deliveries if not d.matched} == {
         "Task Run Status Change", "Step Run Status Change", "Job Run Status Change"}
+
+
+def test_the_queue_path_runs_in_batches(demo):
+    if demo.delivery == "direct":
+        assert not demo.batches and all(not d.queued for d, _ in demo.play.deliveries)
+        targets = {t.rsplit(":", 1)[-1] for r in demo.rules for t in r["targets"]}
+        assert targets == {demo.function["name"]}, "the rules invoke the function"
+        return
+    targets = {t.rsplit(":", 1)[-1] for r in demo.rules for t in r["targets"]}
+    [(queue, stats)] = [(q, s) for q, s in demo.event_sources.items() if s["batches"]]
+    assert targets == {queue}, "both rules target the event queue"
+    assert stats["records"] == 16 and stats["recordsFailed"] == 0 and stats["functionErrors"] == 0
+    assert stats["peakConcurrency"] <= (stats["maximumConcurrency"] or 1)
+    for batch in demo.batches:
+        records = batch.event["Records"]
+        assert all(r["eventSource"] == "aws:sqs" and r["eventSourceARN"].endswith(":" + queue) for r in records)
+        assert batch.invocation.ok and batch.invocation.result == {"batchItemFailures": []}
 
 
 def test_wait_for_session_action_runs_for_a_succeeded_and_a_failed_action(demo):
@@ -204,7 +282,7 @@ def test_wait_for_session_action_runs_for_a_succeeded_and_a_failed_action(demo):
         assert run.lambda_calls == 1 and run.payload_matches and run.answer_matches and not run.problem
         assert sorted(run.payload) == ["farmId", "jobId", "queueId", "sessionActionId"]
     # the state machine's reads found both actions already published: no new message
-    assert len(demo.notifications) == 13
+    assert len(demo.notifications) == 16
 
 
 def test_the_deployed_stack_is_the_synthesised_one(demo):
@@ -212,14 +290,19 @@ def test_the_deployed_stack_is_the_synthesised_one(demo):
     assert deployed.status == "CREATE_COMPLETE"
     deployed_types = {r["type"] for r in deployed.resources.values()}
     for core in ("AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::KMS::Key", "AWS::SQS::Queue", "AWS::IAM::Role",
-                 "AWS::Lambda::Function", "AWS::Events::Rule", "AWS::Lambda::Permission",
+                 "AWS::Lambda::Function", "AWS::Events::Rule", "AWS::Lambda::EventSourceMapping",
                  "AWS::StepFunctions::StateMachine", "AWS::Logs::LogGroup"):
         assert core in deployed_types, core
+    # the rules invoke the function only with direct delivery (with the event queue, SQS's mapping does)
+    assert ("AWS::Lambda::Permission" in deployed_types) == (demo.delivery == "direct")
     changed = {(a.kind, a.resource_type) for a in deployed.adaptations}
     assert ("converted", "AWS::DynamoDB::GlobalTable") in changed
     dropped = {t for kind, t in changed if kind == "dropped"}
     assert dropped <= {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::SNS::TopicPolicy",
                        "AWS::SQS::QueuePolicy", "AWS::Lambda::EventInvokeConfig"}
+    mappings = set(deployed.logical_ids("AWS::Lambda::EventSourceMapping"))
+    assert {a.logical_id for a in deployed.adaptations if a.kind == "emulated"} == mappings
+    assert len(mappings) == (2 if demo.delivery == "queue" else 1), "event queue (queue delivery) and digest queue"
     kept = set(deployed.template["Resources"]) - {a.logical_id for a in deployed.adaptations if a.kind == "dropped"}
     assert kept == set(deployed.resources), "everything not dropped was created by CloudFormation"
     assert demo.code_check["ok"], demo.code_check["detail"]
@@ -239,13 +322,16 @@ def test_the_printed_report(demo):
     out = io.StringIO()
     print_summary(demo, out)
     text = out.getvalue()
-    for heading in ("[6/7] Notifications  13 messages", "E-mail text of the failures", "[7/7] History table",
+    for heading in ("[6/7] Notifications  16 messages", "E-mail text of the failures", "[7/7] History table",
                     "not in the table, by design:", "Checks"):
         assert heading in text
-    assert text.count("--- frame-") == 5, "an e-mail for each of the 5 failures"
+    assert text.count("--- frame-") == 6, "an e-mail for each of the 6 failed task runs"
+    assert text.count("--- enter@D ---") == 1 and text.count("--- job ---") == 1
     last = text.strip().splitlines()[-1]
-    assert last.startswith("VERDICT: PASS - 13 notifications for 13 ended actions from 14 deliveries "
-                           "(1 duplicate, 1 late), 13 history rows, WaitForSessionAction 2/2 as expected"), last
+    via = "the event queue" if demo.delivery == "queue" else "direct invocation"
+    assert last.startswith("VERDICT: PASS - each mode: 15 notifications for 15 ended actions and 1 job-level message "
+                           f"from 16 deliveries via {via} (1 duplicate, 1 late), 15 history rows, "
+                           "WaitForSessionAction 2/2 as expected"), last
 
 
 def test_both_servers_are_stopped_afterwards(demo):

@@ -704,3 +704,199 @@ def test_cli_serves_a_sample_farm(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+# --- every response, member by member, against the botocore model --------------------------------
+
+_MODEL = botocore.session.get_session().get_service_model("deadline")
+_WIRE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def _conformance(value, shape, path="$"):
+    """Every way ``value`` (the JSON on the wire) departs from ``shape``: members the model does not have,
+    required members missing, enum values, ID patterns, lengths and ranges, types, timestamp format."""
+    problems = []
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{path}: {type(value).__name__}, not an object ({shape.name})"]
+        problems += [f"{path}.{k}: not a member of {shape.name}" for k in value if k not in shape.members]
+        problems += [f"{path}.{k}: required by {shape.name}, missing" for k in shape.required_members if k not in value]
+        if shape.metadata.get("union") and len(value) != 1:
+            problems.append(f"{path}: a union ({shape.name}) with {len(value)} members set")
+        for key, item in value.items():
+            if key in shape.members:
+                problems += _conformance(item, shape.members[key], f"{path}.{key}")
+    elif kind == "list":
+        if not isinstance(value, list):
+            return [f"{path}: not a list ({shape.name})"]
+        for index, item in enumerate(value):
+            problems += _conformance(item, shape.member, f"{path}[{index}]")
+    elif kind == "map":
+        if not isinstance(value, dict):
+            return [f"{path}: not a map ({shape.name})"]
+        for key, item in value.items():
+            problems += _conformance(key, shape.key, f"{path}<key>")
+            problems += _conformance(item, shape.value, f"{path}[{key}]")
+    elif kind == "string":
+        if not isinstance(value, str):
+            return [f"{path}: {value!r} is not a string ({shape.name})"]
+        if shape.enum and value not in shape.enum:
+            problems.append(f"{path}: {value!r} not in {shape.name}")
+        pattern = shape.metadata.get("pattern")
+        if pattern and not re.fullmatch(pattern, value):
+            problems.append(f"{path}: {value!r} does not match {pattern}")
+        if not shape.metadata.get("min", 0) <= len(value) <= shape.metadata.get("max", 1 << 30):
+            problems.append(f"{path}: length {len(value)} outside {shape.name}'s")
+    elif kind in ("integer", "long"):
+        if type(value) is not int:
+            return [f"{path}: {value!r} is not an integer ({shape.name})"]
+        if not shape.metadata.get("min", -(1 << 63)) <= value <= shape.metadata.get("max", 1 << 63):
+            problems.append(f"{path}: {value} outside {shape.name}'s range")
+    elif kind in ("float", "double"):
+        if type(value) not in (int, float):
+            return [f"{path}: {value!r} is not a number ({shape.name})"]
+        if not shape.metadata.get("min", float("-inf")) <= value <= shape.metadata.get("max", float("inf")):
+            problems.append(f"{path}: {value} outside {shape.name}'s range")
+    elif kind == "timestamp":
+        if not (isinstance(value, str) and _WIRE_TIME.fullmatch(value)):
+            problems.append(f"{path}: {value!r} is not an ISO 8601 timestamp with milliseconds")
+    elif kind == "boolean":
+        if type(value) is not bool:
+            problems.append(f"{path}: {value!r} is not a boolean")
+    return problems
+
+
+def _raw(standin, method, path, body=None):
+    request = urllib.request.Request(f"{standin.endpoint_url}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        return json.loads(response.read())
+
+
+def test_every_served_response_conforms_to_the_model(farm, standin):
+    """The raw JSON of each operation, on a job with every kind of action the function meets: succeeded,
+    failed (exit code, message), canceled, a failed environment enter and the NEVER_ATTEMPTED actions behind
+    it, an ended session, a retried task; plus per-item errors of every Batch* operation."""
+    job = farm.create_job("conformance", steps={"Render": [{"Frame": n, "Scene": {"path": "/mnt/s.blend"}}
+                                                           for n in range(1, 6)]}, priority=80)
+    ok = farm.run_task(job.task_ids[0], "SUCCEEDED")
+    failed = farm.run_task(job.task_ids[1], "FAILED", process_exit_code=139, progress_message="Segmentation fault")
+    canceled = farm.run_task(job.task_ids[2], "CANCELED")
+    broken = farm.start_session(job.job_id)
+    enter = farm.add_env_enter(broken.session_id, job_environment_id(job.job_id, "Conda"), status="RUNNING")
+    queued = [farm.add_task_run(broken.session_id, t) for t in job.task_ids[3:]]
+    farm.fail_session_action(enter.session_action_id, process_exit_code=1, progress_message="conda: no such package")
+    farm.end_session(broken.session_id)
+    farm.run_task(job.task_ids[1], "SUCCEEDED")  # the retry
+    actions = [ok, failed, canceled, enter] + queued
+    assert {a.status for a in actions} >= {"SUCCEEDED", "FAILED", "CANCELED", "NEVER_ATTEMPTED"}
+    base = f"/2023-10-12/farms/{job.farm_id}/queues/{job.queue_id}/jobs/{job.job_id}"
+    missing_job = "job-" + "0" * 32
+
+    responses = {
+        "GetJob": [_raw(standin, "GET", base)],
+        "GetTask": [_raw(standin, "GET", f"{base}/steps/{job.steps[0].step_id}/tasks/{t}") for t in job.task_ids],
+        "GetSession": [_raw(standin, "GET", f"{base}/sessions/{a.session_id}") for a in (ok, enter)],
+        "GetSessionAction": [_raw(standin, "GET", f"{base}/session-actions/{a.session_action_id}") for a in actions],
+        "ListSessionActions": [_raw(standin, "GET", f"{base}/session-actions"),
+                               _raw(standin, "GET", f"{base}/session-actions?sessionId={broken.session_id}"),
+                               _raw(standin, "GET", f"{base}/session-actions?taskId={job.task_ids[1]}&maxResults=1")],
+        "BatchGetJob": [_raw(standin, "POST", "/2023-10-12/batch-get-job", {"identifiers": [
+            farm.job_ref(job.job_id), dict(farm.job_ref(job.job_id), jobId=missing_job)]})],
+        "BatchGetTask": [_raw(standin, "POST", "/2023-10-12/batch-get-task", {"identifiers": [
+            farm.task_ref(t) for t in job.task_ids] + [dict(farm.task_ref(job.task_ids[0]), jobId=missing_job)]})],
+        "BatchGetSession": [_raw(standin, "POST", "/2023-10-12/batch-get-session", {"identifiers": [
+            farm.session_ref(ok.session_id), farm.session_ref(broken.session_id),
+            dict(farm.session_ref(ok.session_id), jobId=missing_job)]})],
+        "BatchGetSessionAction": [_raw(standin, "POST", "/2023-10-12/batch-get-session-action", {"identifiers": [
+            farm.session_action_ref(a.session_action_id) for a in actions]
+            + [dict(farm.session_action_ref(ok.session_action_id), jobId=missing_job)]})],
+    }
+    problems = []
+    for operation, bodies in responses.items():
+        shape = _MODEL.operation_model(operation).output_shape
+        for body in bodies:
+            problems += [f"{operation}: {p}" for p in _conformance(body, shape)]
+    assert problems == []
+    # what the function relies on is there, by the model's names
+    assert responses["GetSession"][1]["log"] == {"logDriver": "awslogs", "options": {
+        "logGroupName": f"/aws/deadline/{job.farm_id}/{job.queue_id}", "logStreamName": broken.session_id}}
+    by_session = responses["ListSessionActions"][1]["sessionActions"]
+    assert [s["sessionActionId"] for s in by_session] == [enter.session_action_id] + [a.session_action_id for a in queued]
+    assert [s["status"] for s in by_session] == ["FAILED"] + ["NEVER_ATTEMPTED"] * len(queued)
+    assert "nextToken" in responses["ListSessionActions"][2]
+    for operation, key in (("BatchGetJob", "jobs"), ("BatchGetTask", "tasks"), ("BatchGetSession", "sessions"),
+                           ("BatchGetSessionAction", "sessionActions")):
+        [body] = responses[operation]
+        assert [e["code"] for e in body["errors"]] == ["ResourceNotFoundException"], operation
+        assert body["errors"][0]["jobId"] == missing_job and body["errors"][0]["message"], operation
+        assert len(body[key]) >= 1, operation
+    job_item = responses["BatchGetJob"][0]["jobs"][0]
+    assert (job_item["name"], job_item["priority"]) == ("conformance", 80)
+
+
+@pytest.mark.parametrize("operation, item_codes", [
+    ("BatchGetSessionAction", ("InternalServerErrorException", "ResourceNotFoundException", "ValidationException")),
+    ("BatchGetSession", ("InternalServerErrorException", "ResourceNotFoundException", "ValidationException")),
+    ("BatchGetTask", ("InternalServerErrorException", "ResourceNotFoundException", "ValidationException",
+                      "AccessDeniedException", "ThrottlingException")),
+    ("BatchGetJob", ("InternalServerErrorException", "ResourceNotFoundException", "ValidationException",
+                     "AccessDeniedException", "ThrottlingException")),
+])
+def test_batch_faults_per_item_or_for_the_whole_call_as_the_model_says(deadline, farm, standin, operation, item_codes):
+    """A fault on one identifier is a per-item error when the operation's error code enum has it, else the
+    whole call fails with the modeled exception; operation-level faults fail the call; every request counts."""
+    model_codes = _MODEL.operation_model(operation).output_shape.members["errors"].member.members["code"].enum
+    assert sorted(item_codes) == sorted(model_codes)
+    job = farm.create_job(f"faults-{operation}", frames=[1, 2])
+    actions = [farm.run_task(t, "FAILED") for t in job.task_ids]
+    refs = {
+        "BatchGetSessionAction": [farm.session_action_ref(a.session_action_id) for a in actions],
+        "BatchGetSession": [farm.session_ref(a.session_id) for a in actions],
+        "BatchGetTask": [farm.task_ref(t) for t in job.task_ids],
+        "BatchGetJob": [farm.job_ref(job.job_id), farm.job_ref(farm.create_job("faults-other").job_id)],
+    }[operation]
+    target = list(refs[1].values())[-1]  # the second item's own id
+    call = getattr(deadline, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
+    standin.reset_calls()
+
+    for code in ("InternalServerErrorException", "ThrottlingException", "AccessDeniedException"):
+        standin.faults.clear()
+        standin.faults.fail_resource(target, code)
+        if code in item_codes:
+            answer = call(identifiers=refs)
+            assert [e["code"] for e in answer["errors"]] == [code], (operation, code)
+            assert answer["errors"][0] == dict(refs[1], code=code, message=answer["errors"][0]["message"])
+            assert len(next(v for k, v in answer.items() if k not in ("errors", "ResponseMetadata"))) == 1
+        else:
+            with pytest.raises(getattr(deadline.exceptions, code)):
+                call(identifiers=refs)
+    standin.faults.clear()
+    standin.faults.fail_next(operation, 1, "ThrottlingException")
+    with pytest.raises(deadline.exceptions.ThrottlingException):
+        call(identifiers=refs)
+    assert len(next(v for k, v in call(identifiers=refs).items() if k not in ("errors", "ResponseMetadata"))) == 2
+
+    summary = standin.call_summary()[operation]
+    assert summary["calls"] == 5 and summary["items"] == 10
+    assert summary["ok"] == 1 + sum(1 for c in ("InternalServerErrorException", "ThrottlingException",
+                                                "AccessDeniedException") if c in item_codes)
+    assert standin.calls[operation] == 5
+    assert all(r.items == 2 for r in standin.call_log)
+
+
+def test_call_summary_counts_requests_errors_and_items(deadline, farm, standin):
+    job = farm.create_job("summary", frames=[1, 2, 3])
+    standin.faults.fail_next("GetJob", 1, "ThrottlingException")
+    with pytest.raises(deadline.exceptions.ThrottlingException):
+        deadline.get_job(**farm.job_ref(job.job_id))
+    deadline.get_job(**farm.job_ref(job.job_id))
+    deadline.batch_get_task(identifiers=[farm.task_ref(t) for t in job.task_ids])
+    assert standin.call_summary() == {
+        "GetJob": {"calls": 2, "ok": 1, "errors": {"ThrottlingException": 1}},
+        "BatchGetTask": {"calls": 1, "ok": 1, "errors": {}, "items": 3},
+    }
+    assert [r.items for r in standin.call_log] == [None, None, 3]
