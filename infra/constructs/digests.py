@@ -10,9 +10,9 @@ function reads them through an SQS event source.
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from .history_table import durable_table
 from .queues import queue_with_dead_letter_queue, visibility_timeout
 
 PARTITION_KEY = "jobId"
@@ -35,18 +35,12 @@ class Digests(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, id)
-        self.table = dynamodb.TableV2(
+        self.table = durable_table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute=TTL_ATTRIBUTE,
-            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+            partition_key=PARTITION_KEY,
+            sort_key=SORT_KEY,
+            ttl_attribute=TTL_ATTRIBUTE,
             removal_policy=removal_policy,
         )
         self.queue, self.dead_letter_queue = queue_with_dead_letter_queue(

@@ -3,6 +3,8 @@ sparse "failures of a job's digest window" index."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
@@ -15,6 +17,27 @@ QUEUE_OUTCOME_KEY = "queueOutcome"  # "<queueId>#<outcome>", set on every item
 OCCURRED_AT_KEY = "occurredAt"  # ISO-8601 UTC: endedAt, else workerUpdatedAt, else startedAt, else recorded
 DIGEST_WINDOW_INDEX = "byDigestWindow"
 DIGEST_WINDOW_KEY = "digestWindow"  # "<jobId>#<windowStart>#<shard>", only on failures recorded in digest mode
+
+
+def durable_table(scope: Construct, id: str, *, partition_key: str, sort_key: str, ttl_attribute: str,
+                  removal_policy: RemovalPolicy, **extra: Any) -> dynamodb.TableV2:
+    """The project's table defaults: string keys, on demand, AWS managed key, PITR, TTL, deletion
+    protection when retained."""
+    return dynamodb.TableV2(
+        scope,
+        id,
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING),
+        billing=dynamodb.Billing.on_demand(),
+        encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        time_to_live_attribute=ttl_attribute,
+        deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+        removal_policy=removal_policy,
+        **extra,
+    )
 
 
 class HistoryTable(Construct):
@@ -35,18 +58,12 @@ class HistoryTable(Construct):
 
     def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, id)
-        self.table = dynamodb.TableV2(
+        self.table = durable_table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute=TTL_ATTRIBUTE,
-            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+            partition_key=PARTITION_KEY,
+            sort_key=SORT_KEY,
+            ttl_attribute=TTL_ATTRIBUTE,
             removal_policy=removal_policy,
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(
