@@ -4,13 +4,15 @@ out-of-order deliveries harmless and that claim the right to publish a status ex
 Item = the record's non-null fields (numbers as DynamoDB numbers) plus bookkeeping:
 ``expiresAt`` (TTL, epoch seconds), ``recordedAt``, ``occurredAt`` and ``queueOutcome`` (the
 ``byQueueOutcome`` index: recent failures of a queue), ``notifiedStatus`` (the status already published),
-``notifyingStatus``/``notifyLeaseUntil`` (an in-flight publish; the lease ends when the invocation
-that took it can no longer be running).
+``notifyingStatus``/``notifyLeaseUntil``/``notifyingBy`` (an in-flight publish; the lease ends when the
+invocation that took it can no longer be running; ``notifyingBy`` lets a retried request of the same
+call recognise its own lease).
 """
 
 from __future__ import annotations
 
 import math
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -104,10 +106,14 @@ class RecordStore:
             "occurredAt": occurred_at(record, recorded_at),
             "queueOutcome": f"{record['queueId']}#{record['outcome']}",
         }
+        # This call's claim: botocore may send the same UpdateItem again after a timeout, and that retry
+        # must recognise the lease the first attempt took as its own, not another invocation's.
+        token = uuid.uuid4().hex
         if claim_notification and digest_window:
             extra.update(notifiedStatus=record["status"], digestWindow=digest_window)
         elif claim_notification:
-            extra.update(notifyingStatus=record["status"], notifyLeaseUntil=Decimal(str(lease_until)))
+            extra.update(notifyingStatus=record["status"], notifyLeaseUntil=Decimal(str(lease_until)),
+                         notifyingBy=token)
         for key, value in extra.items():
             names[f"#{key}"] = key
             values[f":{key}"] = value
@@ -125,8 +131,13 @@ class RecordStore:
             condition += (
                 " AND (attribute_not_exists(notifiedStatus) OR notifiedStatus <> :status)"
                 " AND (attribute_not_exists(notifyLeaseUntil) OR notifyLeaseUntil < :now"
-                " OR notifyingStatus <> :status)"
+                " OR notifyingStatus <> :status"
             )
+            if digest_window:
+                condition += ")"
+            else:
+                values[":token"] = token
+                condition += " OR notifyingBy = :token)"
 
         expression = "SET " + ", ".join(sets)
         if removes:
@@ -161,7 +172,7 @@ class RecordStore:
         """The status was published: remember it, release the lease."""
         self._update(
             record,
-            "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus",
+            "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus, notifyingBy",
             {":status": record["status"]},
         )
 
@@ -194,7 +205,7 @@ class RecordStore:
                 {"Update": {
                     "TableName": self._table,
                     "Key": self._key(r),
-                    "UpdateExpression": "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus",
+                    "UpdateExpression": "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus, notifyingBy",
                     "ExpressionAttributeValues": self._serialize_values({":status": r["status"]}),
                 }}
                 for r in chunk
@@ -217,7 +228,7 @@ class RecordStore:
         """Publishing failed: drop the lease so that a retry may publish at once."""
         self._update(
             record,
-            "REMOVE notifyLeaseUntil, notifyingStatus",
+            "REMOVE notifyLeaseUntil, notifyingStatus, notifyingBy",
             {":status": record["status"]},
             condition="notifyingStatus = :status",
         )
