@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
 
 from .config import Settings
 from .domain.digest import render_digest, render_job_run
-from .domain.enrichment import monitor_job_url
+from .domain.enrichment import JobInfo, monitor_job_url
 from .domain.normalise import normalise_session_action
 from .domain.notification import Notification, render_notification
 from .domain.record import RECORD_FIELDS, Outcome, Record
@@ -331,7 +331,9 @@ def flush_digest(
         result["digest"].update(status="empty", failures=0)
         return result
 
-    job, missing = _job_details(ports, flush.farm_id, flush.queue_id, flush.job_id, now)
+    job, missing = _job_of_members(members)
+    if job is None:
+        job, missing = _job_details(ports, flush.farm_id, flush.queue_id, flush.job_id, now)
     notification = render_digest(
         members, window_start=flush.window_start, window_seconds=settings.digest_window_seconds,
         sample_size=settings.digest_sample_size, job=job,
@@ -403,6 +405,14 @@ def _publish_claimed(ports: Ports, job_id: str, key: str, notification: Notifica
     ports.ledger.finish(job_id, key, published_count=count_, message_id=message_id)
     count(Metric.PUBLISHED)
     return message_id
+
+
+def _job_of_members(members: List[Record]) -> Tuple[Any, List[str]]:
+    """The job's name and priority as the window's records carry them (no GetJob for a digest)."""
+    for member in members:
+        if member.get("jobName") is not None:
+            return JobInfo(member["jobId"], member["jobName"], member.get("jobPriority")), []
+    return None, []
 
 
 def _job_details(ports: Ports, farm_id: str, queue_id: str, job_id: str, now: float) -> Tuple[Any, List[str]]:

@@ -251,7 +251,9 @@ def test_digest_mode_sends_one_message_for_a_jobs_failures(farm, invoke, local_a
     assert local_aws.queue_counts(local_aws.digest_queue_url)["ApproximateNumberOfMessagesDelayed"] == len(windows)
 
     flushes = [flush_of(job, w) for w in windows]
+    farm.reset_calls()
     assert invoke(sqs_event(flushes, queue="session-watch-digests")) == {"batchItemFailures": []}
+    assert farm.calls() == {}  # the job's name comes from its records: a digest reads nothing from Deadline
 
     digests = local_aws.notifications()
     # At most one message per job per window (a window opened by duplicates alone stays empty: no message).
