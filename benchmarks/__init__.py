@@ -1,4 +1,4 @@
-"""Benchmarks of Deadline Session Watch (issue 5): ``python -m benchmarks.run`` (``make bench``).
+"""Benchmarks of Deadline Session Watch (issues 5 and 6): ``python -m benchmarks.run`` (``make bench``).
 
 Every benchmark runs against local stand-ins only: the project's Deadline Cloud stand-in
 (``local.deadline_farm``) and moto's server, both on 127.0.0.1. Nothing reaches AWS.
@@ -14,6 +14,11 @@ Modules (each also runs alone, ``python -m benchmarks.<module>``, and prints its
 * ``burst``           10,000 task events (20 % duplicates, shuffled, 5 % of Deadline calls throttled)
                       played through the handler in worker processes: nothing lost, one notification per
                       terminal action, events/s, peak RSS;
+* ``batch_burst``     issue 6: failing tasks of one job and of 100 jobs (20 % duplicates, 5 % of Deadline calls
+                      throttled, 1 % of Batch* items failing) through the per-event path and the SQS batch path
+                      in ``each`` and ``digest`` modes, side by side: Deadline calls, SNS messages, DynamoDB
+                      requests, wall time, peak RSS, nothing lost, the issue's targets (``make bench`` runs
+                      ``MAKE_BENCH_TASKS``; ``python -m benchmarks.run --batch-tasks 10000`` the issue's size);
 * ``asset``           the zipped function asset's size and the ``python -X importtime`` breakdown.
 
 ``run`` runs them all and rewrites ``docs/benchmarks.md``. The shared machinery (moto's server as a child

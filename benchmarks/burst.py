@@ -181,6 +181,7 @@ def run(events: int = EVENTS, workers: int = WORKERS, shards: int = SHARDS, seed
         for w in range(workers):
             shard = w % shards
             env = common.lambda_environment(tree.code, extra={
+                "NOTIFY_MODE": "each",  # one message per action (the check below); batch_burst.py measures digests
                 "TABLE_NAME": stages[shard].table_name, "TOPIC_ARN": stages[shard].topic_arn,
                 "AWS_ENDPOINT_URL_DYNAMODB": motos[shard].endpoint, "AWS_ENDPOINT_URL_SNS": motos[shard].endpoint,
                 "AWS_ENDPOINT_URL_DEADLINE": standin.endpoint_url,

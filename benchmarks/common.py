@@ -250,8 +250,11 @@ class Stage:
     standin: Any  # local.deadline_farm.DeadlineStandIn
 
     def function_env(self) -> Dict[str, str]:
-        """What the deployed function's environment holds, pointed at the local stage."""
+        """What the deployed function's environment holds, pointed at the local stage. ``NOTIFY_MODE=each``:
+        the per-event path these benchmarks measure (issue 5), one message per action; the function's
+        default mode, digest, needs the digest table and queue (``benchmarks/batch_burst.py`` measures it)."""
         return {
+            "NOTIFY_MODE": "each",
             "TABLE_NAME": self.aws.table_name,
             "TOPIC_ARN": self.aws.topic_arn,
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto.endpoint,

@@ -46,6 +46,8 @@ def render(r: Dict[str, Any]) -> str:
         "",
         _targets(r),
     ]
+    if "batch_burst" in r:
+        parts += ["", "## Targets (issue 6)", "", _batch_targets(r["batch_burst"])]
     if "cold_start" in r:
         parts += ["", _cold_start(r["cold_start"])]
     if "warm_cost" in r:
@@ -54,14 +56,24 @@ def render(r: Dict[str, Any]) -> str:
         parts += ["", _calls(r["calls_per_event"])]
     if "burst" in r:
         parts += ["", _burst(r["burst"])]
+    if "batch_burst" in r:
+        parts += ["", _batch_burst(r["batch_burst"])]
     if "asset" in r:
         parts += ["", _asset(r["asset"])]
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in r.get("timings", {}).items())
     parts += ["", "## Running them", "",
               "`make bench` (or `.venv/bin/python -m benchmarks.run`) runs everything and rewrites this file; "
-              "`python -m benchmarks.<name>` runs one and prints its figures as JSON; `--quick` is a smoke run. "
+              "`python -m benchmarks.<name>` runs one and prints its figures as JSON; `--quick` is a smoke run; "
+              "`--batch-tasks N` sets the size of the batch burst's workloads (`make bench`: "
+              f"{_make_bench_tasks()}; the issue's 10,000: `--batch-tasks 10000`, close to an hour on 2 cores). "
               f"This run: {timings}.", ""]
     return "\n".join(parts)
+
+
+def _make_bench_tasks() -> str:
+    from .batch_burst import MAKE_BENCH_TASKS
+
+    return f"{MAKE_BENCH_TASKS:,}"
 
 
 def _targets(r: Dict[str, Any]) -> str:
@@ -132,7 +144,7 @@ def _cold_start(cs: Dict[str, Any]) -> str:
            "(`python -I -S`), `LAMBDA_TASK_ROOT` and the other runtime variables set, active tracing as deployed "
            "with the first invocation sampled: the X-Ray SDK loads, patches botocore and really sends the "
            "segments (over UDP to a local socket, counted in the last column). *First event* = import + a direct "
-           "invocation for a terminal session action (3 clients created; the handler makes 4 calls, the baseline 3)."
+           "invocation for a terminal session action in `each` mode (3 clients created; the handler makes 6 calls since issue 6: GetSessionAction, GetJob and GetSession for the enrichment, two UpdateItem, Publish; the baseline 3)."
            " *As shipped*: the asset has no `.pyc` and `/var/task` is read-only, so Lambda compiles every module "
            "it imports at each cold start; *bytecode*: precompiled.", ""]
     for setup, label in (("source", "As shipped (no .pyc)"), ("bytecode", "Precompiled bytecode")):
@@ -269,7 +281,8 @@ def _burst(bu: Dict[str, Any]) -> str:
         "of the jobs, each event of a job and its redeliveries on the same one). `benchmarks/moto_server.py` "
         "restores DynamoDB's atomic conditional writes, which moto's threaded server lacks (two concurrent "
         "claims of one item can both win there: a first run against plain moto published one status twice), "
-        "and caches three pieces of moto's work that do not change its answers (all documented there).",
+        "and caches three pieces of moto's work that do not change its answers (all documented there; two more "
+        "shortcuts, for TransactWriteItems and Query, matter to the batch burst below).",
         "",
         _table(["", ""], rows),
     ])
@@ -298,3 +311,188 @@ def _asset(a: Dict[str, Any]) -> str:
                 f"{it['total_ms']:.0f} ms over {it['modules']} modules. Self time by package: {pkg}. Heaviest "
                 f"(cumulative): {heavy}.", ""]
     return "\n".join(out).rstrip()
+
+
+# --- issue 6: the batch path and digests ------------------------------------------------------------
+
+
+def _met(ok: bool) -> str:
+    return "**PASS**" if ok else "**NOT MET**"
+
+
+def _batch_targets(bb: Dict[str, Any]) -> str:
+    rows = []
+    for name, w in bb["workloads"].items():
+        for t in w["targets"]:
+            rows.append([f"{w['tasks']:,} failing tasks, {name}: {t['target']}", t["limit"], t["reached"],
+                         _met(t["met"])])
+    return _table(["target", "limit", "reached", "met"], rows)
+
+
+def _ratio(v: Dict[str, Any], key: str) -> str:
+    ratio = (v.get("vs_per_event") or {}).get(key)
+    return "" if ratio is None or v["variant"] == "per-event" else f" ({ratio:.3g}x)"
+
+
+def _ops(calls: Dict[str, int], prefix: str = "") -> str:
+    items = [(k[len(prefix):], n) for k, n in sorted(calls.items()) if k.startswith(prefix)]
+    return ", ".join(f"{k} {n:,}" for k, n in items) or "none"
+
+
+def _batch_workload(name: str, w: Dict[str, Any], bb: Dict[str, Any]) -> str:
+    variants = w["variants"]
+    names = list(variants)
+    cols = [variants[n] for n in names]
+
+    def row(label: str, cell) -> List[str]:
+        return [label] + [cell(v) for v in cols]
+
+    def lost(v: Dict[str, Any]) -> str:
+        c = v["check"]
+        text = (f"**{v['lost']}** ({v['lost_deliveries']} deliveries dead-lettered or out of retries, "
+                f"{c['missing_records']} records missing, {c['wrong_status']} not FAILED")
+        if v["mode"] == "each":
+            text += (f", {c['missing_notifications']} actions without a message, {c['extra_notifications']} extra "
+                     f"messages, {c['not_marked_notified']} not marked published)")
+        else:
+            text += (f", {c['not_in_digest']} not in a digest window, {c['digest_mismatched_windows']} windows whose "
+                     f"digest count differs from the table, {c['ledger_windows_unpublished']} windows unpublished)")
+        return text
+
+    def messages(v: Dict[str, Any]) -> str:
+        c = v["check"]
+        if v["mode"] == "each":
+            return f"**{c['messages']:,}**{_ratio(v, 'sns_messages')}: one per failing action"
+        return (f"**{c['messages']:,}**{_ratio(v, 'sns_messages')}: {c['digests']:,} digest(s) for {c['windows']:,} "
+                f"(job, window) pairs ({c['jobs_digested']} job(s), at most {c['windows_per_job'].get('max', 0)} "
+                f"window(s) per job; at most {c['max_digests_per_job_window']} digest per job and window), the "
+                f"failures they count: {c['digest_failures_total']:,}; {c['per_action_messages']} per-action messages")
+
+    def invocations(v: Dict[str, Any]) -> str:
+        text = f"{v['invocations']:,}"
+        if v["variant"] == "per-event":
+            text += f" ({v['redelivery_invocations']} redeliveries)"
+        else:
+            text += (f" ({v['invocations'] - v['redelivery_invocations'] - v['flush_invocations']:,} batches, "
+                     f"{v['redelivery_invocations']:,} messages redelivered alone"
+                     + (f", {v['flush_invocations']} flush batch(es) of {v['flush']['received']} flush message(s) in all"
+                        if v["mode"] == "digest" else "") + ")")
+        errors = ", ".join(f"{k} {n}" for k, n in sorted(v["invocation_errors"].items()))
+        if errors:
+            text += f"; failed invocations: {errors}"
+        if v["variant"] != "per-event":
+            text += f"; items reported in batchItemFailures: {v['item_failures_reported']}"
+        return text
+
+    def wall(v: Dict[str, Any]) -> str:
+        text = f"**{v['wall_seconds']:.0f} s**{_ratio(v, 'wall_seconds')}"
+        if v["mode"] == "digest":
+            text += f" (events done at {v['events_seconds']:.0f} s, then waiting for the last windows' flushes)"
+        return text
+
+    def lateness(v: Dict[str, Any]) -> str:
+        late = v.get("flush_lateness_s") or {}
+        if v["mode"] != "digest" or not late.get("n"):
+            return ""
+        return (f"median {late['median']:.1f} s, p90 {late['p90']:.1f} s, max {late['max']:.1f} s after due "
+                f"({late['n']} flushes)")
+
+    rows = [
+        row("function environments", lambda v: f"{v['processes']}" + (
+            f" + {v['flush_processes']} for flushes" if v["flush_processes"] else "")),
+        row("invocations", invocations),
+        row("Deadline calls (stand-in count, every attempt)",
+            lambda v: f"**{v['deadline_calls_total']:,}**{_ratio(v, 'deadline_calls_total')}: "
+                      f"{_ops(v['deadline_calls'])}"),
+        row("of which read / enrichment", lambda v: f"{v['deadline_read_calls']:,}{_ratio(v, 'deadline_read_calls')} / "
+                                                     f"{v['deadline_enrichment_calls']:,}"),
+        row("Deadline errors answered", lambda v: _ops(v["deadline_errors"])
+            + (f" (per item: {_ops(v['deadline_item_errors_injected'])})" if v["deadline_item_errors_injected"] else "")),
+        row("SNS messages received by the subscriber", messages),
+        row("SNS requests", lambda v: f"{v['sns_requests']:,}{_ratio(v, 'sns_requests')}: {_ops(v['client_calls'], 'sns.')}"),
+        row("DynamoDB requests", lambda v: f"{v['dynamodb_requests']:,}{_ratio(v, 'dynamodb_requests')}: "
+                                           f"{_ops(v['client_calls'], 'dynamodb.')}"),
+        row("SQS requests (digest flushes scheduled)", lambda v: f"{v['sqs_requests']:,}"),
+        row("wall time", wall),
+        row("deliveries per second (events phase)", lambda v: f"{v['deliveries_per_second']:.1f}"),
+        row("digest flushes run (due: window end + 10 s)", lateness),
+        row("invocation wall time", lambda v: f"median {v['latency_ms']['median']:,.0f} ms, p90 "
+                                              f"{v['latency_ms']['p90']:,.0f} ms, max {v['latency_ms']['max']:,.0f} ms"),
+        row("peak RSS of a function process", lambda v: f"**{v['peak_rss_mb']:.0f} MB**{_ratio(v, 'peak_rss_mb')}"),
+        row("CPU: function processes, moto", lambda v: f"{v['function_cpu_seconds']:.0f} s{_ratio(v, 'function_cpu_seconds')}, "
+                                                      + " + ".join(f"{s:.0f}" for s in v["moto_cpu_seconds"]) + " s"),
+        row("lost", lost),
+    ]
+    head = (f"**{name}**: {w['tasks']:,} failing tasks ({w['jobs']} job{'s' if w['jobs'] != 1 else ''}, "
+            f"{w['sessions']} worker sessions), {w['deliveries']:,} deliveries ({w['duplicates']:,} duplicates), "
+            f"{w['moto_servers']} moto server{'s' if w['moto_servers'] != 1 else ''}.")
+    return "\n".join([head, "", _table(["", *names], rows), "", _reads_text(w)])
+
+
+def _reads_text(w: Dict[str, Any]) -> str:
+    out = []
+    for name in ("batch each", "batch digest"):
+        v = w["variants"].get(name)
+        if not v:
+            continue
+        first = sum(n for op, n in v["client_calls"].items() if op.startswith("deadline.")
+                    and op.split(".", 1)[1] in ("BatchGetTask", "BatchGetSessionAction", "GetTask",
+                                                "GetSessionAction", "ListSessionActions")) - v["client_read_calls_redelivered"]
+        out.append(f"*{name}*: {v['deadline_read_calls']:,} read calls against the target's "
+                   f"ceil({w['failing_actions']:,}/100) = {v['read_limit']}. A task event needs two reads "
+                   f"(BatchGetTask for the task's latest action id, then BatchGetSessionAction), and the duplicates are "
+                   f"messages too: {w['deliveries']:,} messages in full batches need at least {v['read_floor']}. "
+                   f"Measured: {first:,} in the batches' invocations, {v['client_read_calls_redelivered']:,} for messages "
+                   f"redelivered alone (one BatchGetTask and one BatchGetSessionAction each), "
+                   f"{v['deadline_read_errors']:,} of all the read calls answered with an error (retried by botocore, "
+                   f"counted as calls).")
+    return " ".join(out)
+
+
+def _batch_burst(bb: Dict[str, Any]) -> str:
+    parts = [
+        "## Batch path and digests (issue 6)",
+        "",
+        f"`benchmarks/batch_burst.py`. Two workloads, {bb['tasks']:,} failing tasks each: all of one job, and "
+        f"spread over 100 jobs (sessions of {bb['session_size']} tasks, every task FAILED with exit code 139). Each "
+        f"task's `Task Run Status Change` (FAILED) is delivered once and {bb['duplicate_share']:.0%} of them a second "
+        f"time (same event), shuffled; {bb['throttled_share']:.0%} of all Deadline calls answer ThrottlingException "
+        f"and {bb['item_error_share']:.0%} of the items of every Batch* answer fail on their own "
+        "(InternalServerErrorException in `errors[]`). Three variants of the same stream, side by side, each on "
+        "freshly provisioned moto servers, against the same stand-in (its counters reset):",
+        "",
+        f"- **per-event** (the baseline): one EventBridge event per invocation, `NOTIFY_MODE=each`, "
+        f"{bb['per_event_workers']} warm execution environments, failed invocations retried as Lambda's asynchronous "
+        "invocation does (1 s, 2 s for `NotificationPending`, compressed from minutes; 3 attempts), as in the "
+        "burst above;",
+        f"- **batch each**: Lambda's SQS event source emulated in the driver with the stack's settings: batches of "
+        f"up to {bb['event_batch_size']} messages (the queue holds the whole burst: full batches), at most "
+        f"{bb['event_max_concurrency']} at once (`maxConcurrency`, one environment each), `ReportBatchItemFailures`: "
+        f"the items a batch reports (the whole batch if the invocation fails) come back after "
+        f"{bb['redelivery_delay_s']:.0f} s (the visibility timeout, 6 min 5 s in the stack, compressed but longer "
+        "than a batch takes here) and are delivered "
+        f"**alone**, one message an invocation; a message received {bb['max_receive_count']} times that fails again "
+        "is dead-lettered (lost);",
+        f"- **batch digest**: the same with `NOTIFY_MODE=digest` and `DIGEST_WINDOW_SECONDS={bb['window_seconds']}` "
+        "(the stack's default; moto makes the burst last minutes, so a shorter window would cut a job's failures "
+        "into more windows than the same burst on AWS would span). The digest queue is moto's SQS, which holds each flush message until its `DelaySeconds` "
+        "(window end + 10 s − now) has passed, in real time; a poller per moto server receives it as the digest "
+        f"queue's event source does (batches of up to {bb['flush_batch_size']}, `ReportBatchItemFailures`, "
+        "redelivered, dead-lettered after the same number of receives) and invokes a flush environment of its own. "
+        "The wall time runs until the last digest is out (up to a window and 10 s after the last event).",
+        "",
+        f"`DIGEST_WINDOW_SECONDS={bb['window_seconds']}` is also the enrichment budget window, in all three variants. "
+        "moto's server is CPU-bound, so jobs are split over moto servers as in the burst above; a job's digest "
+        "windows, ledger items and index keys must be in one table, so the one-job workload runs on one moto server "
+        "(its wall times are bound by it). *Deadline calls* are the stand-in's count of the requests it answered "
+        "(botocore's retries of throttled calls included); *read* calls are GetTask, GetSessionAction, BatchGetTask, "
+        "BatchGetSessionAction and ListSessionActions, *enrichment* calls GetJob, GetSession, BatchGetJob and "
+        "BatchGetSession (a digest flush reads its job with GetJob). DynamoDB, SNS and SQS requests are counted "
+        "by the function processes' clients. Ratios (x) are against the per-event path of the same workload in "
+        "this run. *Lost* must be 0: every failing action recorded as FAILED; `each`: exactly one message per "
+        "failing action; digest: no per-action message, at most one digest per job and window, and each digest's "
+        "failure count equal to the records the table holds for its window (all adding up to the failing actions).",
+    ]
+    for name, w in bb["workloads"].items():
+        parts += ["", _batch_workload(name, w, bb)]
+    return "\n".join(parts)

@@ -109,6 +109,8 @@ def main() -> int:
             result = lambda_handler(command["event"], context)
             answer["status"] = result.get("status") if isinstance(result, dict) else None
             answer["sessionActionId"] = result.get("sessionActionId") if isinstance(result, dict) else None
+            if isinstance(result, dict) and "batchItemFailures" in result:  # an SQS batch (issue 6)
+                answer["batchItemFailures"] = result["batchItemFailures"]
         except Exception as err:  # reported to the driver, as the runtime reports it to Lambda
             answer.update(ok=False, error=type(err).__name__, message=str(err)[:300],
                           typed=bool(SessionWatchError) and isinstance(err, SessionWatchError),
