@@ -12,38 +12,32 @@ comma-separated string, numbers accept digits, and objects accept JSON. A bad va
 
 from __future__ import annotations
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlparse
 
-PREFIX = "sessionWatch:"
+PREFIX = names.CONTEXT_PREFIX
 
 #: Session action statuses (GetSessionAction ``status``): the function's NOTIFY_STATUSES vocabulary.
-SESSION_ACTION_STATUSES = (
-    "ASSIGNED", "RUNNING", "CANCELING", "SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED",
-    "NEVER_ATTEMPTED", "SCHEDULED", "RECLAIMING", "RECLAIMED",
-)
-TERMINAL_SESSION_ACTION_STATUSES = (
-    "SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED", "NEVER_ATTEMPTED", "RECLAIMED",
-)
+SESSION_ACTION_STATUSES = names.SESSION_ACTION_STATUSES
+TERMINAL_SESSION_ACTION_STATUSES = names.TERMINAL_STATUSES
 #: Task run statuses (``detail.runStatus`` of "Task Run Status Change" events).
-TASK_RUN_STATUSES = (
-    "PENDING", "READY", "ASSIGNED", "STARTING", "SCHEDULED", "INTERRUPTING", "RUNNING", "SUSPENDED",
-    "CANCELED", "FAILED", "SUCCEEDED", "NOT_COMPATIBLE",
-)
+TASK_RUN_STATUSES = names.TASK_RUN_STATUSES
 #: Default rule filter: the terminal task run statuses that have a session action to read.
 #: NOT_COMPATIBLE is left out on purpose: such a task never ran (no fleet can take it), so it has no
 #: session action for the function to record; add it with -c if you want those events anyway.
 DEFAULT_TASK_RUN_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED")
 
 #: Message attributes the function sets on every notification (subscription filter policies match these).
-NOTIFICATION_ATTRIBUTES = ("status", "outcome", "actionType", "farmId", "queueId", "jobId", "kind")
+NOTIFICATION_ATTRIBUTES = names.NOTIFICATION_ATTRIBUTES
 #: ``kind``: a session action's message, a job's digest of failures, or a job-level (job run) message.
-NOTIFICATION_KINDS = ("sessionAction", "digest", "jobRun")
-OUTCOMES = ("completion", "failure", "in_progress", "unknown")
-ACTION_TYPES = ("taskRun", "envEnter", "envExit", "syncInputJobAttachments")
+NOTIFICATION_KINDS = names.NOTIFICATION_KINDS
+OUTCOMES = names.OUTCOMES
+ACTION_TYPES = names.ACTION_TYPES
 
 #: Retention values CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -52,9 +46,9 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 REMOVAL_POLICIES = ("retain", "destroy")
 
 #: ``each``: one message per session action; ``digest``: one message per job and window of failures.
-NOTIFY_MODES = ("each", "digest")
+NOTIFY_MODES = names.NOTIFY_MODES
 #: ``queue``: rule -> SQS -> function (batches); ``direct``: rule -> function (one asynchronous invoke per event).
-EVENT_DELIVERIES = ("queue", "direct")
+EVENT_DELIVERIES = names.EVENT_DELIVERIES
 #: Placeholders a monitor URL may hold (the function fills them in).
 MONITOR_URL_PLACEHOLDERS = ("farmId", "queueId", "jobId")
 #: Maximum concurrency of the digest queue's event source (fixed: at most one flush per job and window).
@@ -71,7 +65,7 @@ _SFN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 #: Every key with its default. ``cdk.json`` carries the same values (a test keeps them in step).
 DEFAULTS: Dict[str, Any] = {
-    "stackName": "DeadlineSessionWatch",
+    "stackName": names.DEFAULT_STACK_NAME,
     "farmIds": [],
     "queueIds": [],
     "taskRunStatuses": list(DEFAULT_TASK_RUN_STATUSES),
@@ -92,7 +86,7 @@ DEFAULTS: Dict[str, Any] = {
     "alarmDeadLetterMessages": 1,
     "alarmStateMachineFailures": 1,
     "removalPolicy": "retain",
-    "notifyMode": "digest",
+    "notifyMode": names.DEFAULT_NOTIFY_MODE,
     "digestWindowSeconds": 60,
     "digestSampleSize": 10,
     "monitorUrl": "",

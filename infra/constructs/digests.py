@@ -9,15 +9,17 @@ function reads them through an SQS event source.
 
 from __future__ import annotations
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 from aws_cdk import Duration, RemovalPolicy
 from constructs import Construct
 
 from .history_table import durable_table
 from .queues import queue_with_dead_letter_queue, visibility_timeout
 
-PARTITION_KEY = "jobId"
-SORT_KEY = "digestKey"
-TTL_ATTRIBUTE = "expiresAt"
+PARTITION_KEY = names.LEDGER_PARTITION_KEY
+SORT_KEY = names.LEDGER_SORT_KEY
+TTL_ATTRIBUTE = names.TTL_ATTRIBUTE
 #: A flush is due within 15 minutes of being sent; a day covers any backlog short of an outage.
 QUEUE_RETENTION = Duration.days(1)
 

@@ -3,20 +3,22 @@ sparse "failures of a job's digest window" index."""
 
 from __future__ import annotations
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-PARTITION_KEY = "jobId"
-SORT_KEY = "sessionActionId"
-TTL_ATTRIBUTE = "expiresAt"
-QUEUE_OUTCOME_INDEX = "byQueueOutcome"
-QUEUE_OUTCOME_KEY = "queueOutcome"  # "<queueId>#<outcome>", set on every item
-OCCURRED_AT_KEY = "occurredAt"  # ISO-8601 UTC: endedAt, else workerUpdatedAt, else startedAt, else recorded
-DIGEST_WINDOW_INDEX = "byDigestWindow"
-DIGEST_WINDOW_KEY = "digestWindow"  # "<jobId>#<windowStart>#<shard>", only on failures recorded in digest mode
+PARTITION_KEY = names.HISTORY_PARTITION_KEY
+SORT_KEY = names.HISTORY_SORT_KEY
+TTL_ATTRIBUTE = names.TTL_ATTRIBUTE
+QUEUE_OUTCOME_INDEX = names.QUEUE_OUTCOME_INDEX
+QUEUE_OUTCOME_KEY = names.QUEUE_OUTCOME_KEY  # "<queueId>#<outcome>", set on every item
+OCCURRED_AT_KEY = names.OCCURRED_AT_KEY  # ISO-8601 UTC: endedAt, else workerUpdatedAt, else startedAt, else recorded
+DIGEST_WINDOW_INDEX = names.DIGEST_WINDOW_INDEX
+DIGEST_WINDOW_KEY = names.DIGEST_WINDOW_KEY  # "<jobId>#<windowStart>#<shard>", only on failures in digest mode
 
 
 def durable_table(scope: Construct, id: str, *, partition_key: str, sort_key: str, ttl_attribute: str,

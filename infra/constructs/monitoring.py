@@ -3,6 +3,8 @@ and the state machine."""
 
 from __future__ import annotations
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 from typing import List, Optional, Sequence
 
 from aws_cdk import ArnFormat, Duration, Stack
@@ -19,8 +21,8 @@ from constructs import Construct
 
 from ..config import WatchConfig
 
-METRICS_NAMESPACE = "DeadlineSessionWatch"
-SERVICE_DIMENSION = {"service": "session-watch"}
+METRICS_NAMESPACE = names.METRICS_NAMESPACE
+SERVICE_DIMENSION = {"service": names.SERVICE_NAME}
 
 
 def function_metric(name: str, period: Duration) -> cloudwatch.Metric:

@@ -3,6 +3,8 @@ the digest queue."""
 
 from __future__ import annotations
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 from typing import Dict, List, Sequence
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -21,8 +23,8 @@ from .history_table import HistoryTable
 
 HANDLER = "session_watch.handler.lambda_handler"
 PACKAGE = "session_watch"
-SERVICE_NAME = "session-watch"
-METRICS_NAMESPACE = "DeadlineSessionWatch"
+SERVICE_NAME = names.SERVICE_NAME
+METRICS_NAMESPACE = names.METRICS_NAMESPACE
 FUNCTION_TIMEOUT = Duration.seconds(60)
 #: Digest flushes are few (at most one per job and window): small batches.
 DIGEST_BATCH_SIZE = 10

@@ -11,6 +11,8 @@ whose retries ran out fail the execution under their own name, for the caller to
 
 from __future__ import annotations
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,15 +24,8 @@ from .. import nag
 
 INPUT_KEYS = ("farmId", "queueId", "jobId", "sessionActionId")
 
-#: errorType of the function's retryable errors (session_watch.errors.RETRYABLE_ERROR_NAMES).
-FUNCTION_RETRYABLE_ERRORS = (
-    "DeadlineThrottled",
-    "DeadlineUnavailable",
-    "RecordStoreError",
-    "NotificationError",
-    "NotificationPending",
-    "DigestScheduleError",
-)
+#: errorType of the function's retryable errors.
+FUNCTION_RETRYABLE_ERRORS = names.RETRYABLE_ERROR_NAMES
 #: Transient errors of the Lambda service itself.
 LAMBDA_TRANSIENT_ERRORS = (
     "Lambda.ServiceException",
@@ -39,14 +34,7 @@ LAMBDA_TRANSIENT_ERRORS = (
     "Lambda.TooManyRequestsException",
 )
 #: Errors that fail the execution at once (documented for callers' Catch).
-NON_RETRYABLE_ERRORS = (
-    "InvalidEventError",
-    "UnsupportedEventError",
-    "ConfigurationError",
-    "DeadlineResourceNotFound",
-    "DeadlineAccessDenied",
-    "DeadlineValidationError",
-)
+NON_RETRYABLE_ERRORS = names.NON_RETRYABLE_ERROR_NAMES
 FAILED_ERROR = "SessionActionFailed"
 FAILED_CAUSE_FORMAT = (
     "Session action {} of job {} ended {} ({} action; task {}; environment {}; exit code {}; "

@@ -38,45 +38,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 # --- Vocabulary --------------------------------------------------------------------------------
 
-TASK_RUN_STATUSES = (
-    "PENDING",
-    "READY",
-    "ASSIGNED",
-    "STARTING",
-    "SCHEDULED",
-    "INTERRUPTING",
-    "RUNNING",
-    "SUSPENDED",
-    "CANCELED",
-    "FAILED",
-    "SUCCEEDED",
-    "NOT_COMPATIBLE",
-)
-SESSION_ACTION_STATUSES = (
-    "ASSIGNED",
-    "RUNNING",
-    "CANCELING",
-    "SUCCEEDED",
-    "FAILED",
-    "INTERRUPTED",
-    "CANCELED",
-    "NEVER_ATTEMPTED",
-    "SCHEDULED",
-    "RECLAIMING",
-    "RECLAIMED",
-)
+TASK_RUN_STATUSES = names.TASK_RUN_STATUSES
+SESSION_ACTION_STATUSES = names.SESSION_ACTION_STATUSES
 #: Session action statuses after which the action does not change any more.
-TERMINAL_SESSION_ACTION_STATUSES = frozenset(
-    {"SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED", "NEVER_ATTEMPTED", "RECLAIMED"}
-)
+TERMINAL_SESSION_ACTION_STATUSES = frozenset(names.TERMINAL_STATUSES)
 #: Task run statuses that set a task's ``endedAt``.
 TERMINAL_TASK_RUN_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "NOT_COMPATIBLE"})
 #: The members of the ``SessionActionDefinition`` union the model knows.
-DEFINITION_MEMBERS = ("envEnter", "envExit", "taskRun", "syncInputJobAttachments")
+DEFINITION_MEMBERS = names.ACTION_TYPES
 #: The members of the ``TaskParameterValue`` union (every value is a string on the wire).
-TASK_PARAMETER_TYPES = ("int", "float", "string", "path", "chunkInt")
+TASK_PARAMETER_TYPES = names.PARAMETER_TYPES
 
 #: How a taskRun session action's status moves its task (when it is the task's latest action).
 SESSION_ACTION_TO_TASK_RUN_STATUS = {
@@ -112,7 +87,7 @@ ROLLUP_PRECEDENCE = (
 DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_REGION = "us-west-2"
 DEFAULT_CREATED_BY = "arn:aws:sts::111122223333:assumed-role/Artist/artist"
-EVENT_SOURCE = "aws.deadline"
+EVENT_SOURCE = names.DEADLINE_SOURCE
 
 TaskParameters = Dict[str, Dict[str, str]]
 Definition = Dict[str, Any]
@@ -725,7 +700,7 @@ class RenderFarm:
             holder.task_run_status_counts[status] = holder.task_run_status_counts.get(status, 0) + 1
         ids = {"farmId": task.farm_id, "queueId": task.queue_id, "jobId": task.job_id}
         self._emit(
-            "Task Run Status Change",
+            names.TASK_RUN_STATUS_CHANGE,
             dict(ids, stepId=task.step_id, taskId=task.task_id, previousRunStatus=previous, runStatus=status),
             now,
         )
@@ -751,7 +726,7 @@ class RenderFarm:
             done = job.task_run_status in TERMINAL_TASK_RUN_STATUSES or job.task_run_status == "SUSPENDED"
             job.ended_at = now if done else None
             self._emit(
-                "Job Run Status Change",
+                names.JOB_RUN_STATUS_CHANGE,
                 dict(
                     ids,
                     previousTaskRunStatus=job_previous,

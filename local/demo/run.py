@@ -11,6 +11,8 @@ it returns or raises (including KeyboardInterrupt); ``on_ready`` is called while
 
 from __future__ import annotations
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 import contextlib
 import filecmp
 import json
@@ -47,13 +49,13 @@ from .scenario import Listener, Player, PlayLog, Scenario, demo_clock, load_scen
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 DEFAULT_SCENARIO = REPO_ROOT / "local" / "scenarios" / "render-12-frames.json"
-DEFAULT_STACK = "DeadlineSessionWatch"
+DEFAULT_STACK = names.DEFAULT_STACK_NAME
 DEFAULT_ACCOUNT = "111122223333"  # the simulated farm's account (events carry it)
 DEFAULT_REGION = "us-west-2"
 #: The digest window the demo synthesises with (the stack's default is 60 s; 10 s is its minimum), so
 #: that a run waits at most about 25 s for a digest flush (window end + the function's 10 s grace).
 DEMO_DIGEST_WINDOW_SECONDS = 10
-NOTIFY_MODES = ("each", "digest")
+NOTIFY_MODES = names.NOTIFY_MODES
 EVENT_DELIVERIES = ("queue", "direct")
 #: A failed SQS message comes back after this many seconds locally (the queue says minutes).
 RETRY_VISIBILITY_SECONDS = 1

@@ -22,32 +22,58 @@ from infra.constructs.history_table import (
 FUNCTION_PACKAGE = Path(__file__).resolve().parents[2] / "lambda_src" / "session_watch"
 
 
-def test_retried_error_names_are_the_functions_retryable_errors():
-    from session_watch import errors
+def test_error_names_are_the_functions_error_classes_with_their_retry_flags():
+    from session_watch import errors, names
 
-    assert set(state_machine.FUNCTION_RETRYABLE_ERRORS) == set(errors.RETRYABLE_ERROR_NAMES)
-    for name in state_machine.FUNCTION_RETRYABLE_ERRORS:
-        assert getattr(errors, name).retryable is True
-    for name in state_machine.NON_RETRYABLE_ERRORS:
+    for name in names.RETRYABLE_ERROR_NAMES:
+        assert issubclass(getattr(errors, name), errors.SessionWatchError) and getattr(errors, name).retryable is True
+    for name in names.NON_RETRYABLE_ERROR_NAMES:
         assert getattr(errors, name).retryable is False
+    raised_on_purpose = {n for n, c in vars(errors).items()
+                         if isinstance(c, type) and issubclass(c, errors.SessionWatchError) and c.retryable}
+    assert raised_on_purpose == set(names.RETRYABLE_ERROR_NAMES)
 
 
-def test_status_vocabularies_match_the_function():
-    from session_watch.domain import record
+def test_the_stack_and_the_local_farm_use_the_functions_names_not_copies():
+    """One definition (``lambda_src/session_watch/names.py``): the stack and the local farm hold the very
+    same objects, so there is nothing to keep in step."""
+    from lambda_src.session_watch import names
+    from local.deadline_farm import farm
+    from local.demo import run
 
-    assert set(config.SESSION_ACTION_STATUSES) == set(record.KNOWN_STATUSES)
-    assert set(config.TERMINAL_SESSION_ACTION_STATUSES) == set(record.TERMINAL_STATUSES)
-    assert set(config.OUTCOMES) == {o.value for o in record.Outcome}
-    assert set(config.ACTION_TYPES) == set(record.KNOWN_ACTION_TYPES)
+    assert state_machine.FUNCTION_RETRYABLE_ERRORS is names.RETRYABLE_ERROR_NAMES
+    assert state_machine.NON_RETRYABLE_ERRORS is names.NON_RETRYABLE_ERROR_NAMES
+    assert config.SESSION_ACTION_STATUSES is names.SESSION_ACTION_STATUSES
+    assert config.TERMINAL_SESSION_ACTION_STATUSES is names.TERMINAL_STATUSES
+    assert config.NOTIFY_MODES is names.NOTIFY_MODES and run.NOTIFY_MODES is names.NOTIFY_MODES
+    assert config.NOTIFICATION_ATTRIBUTES is names.NOTIFICATION_ATTRIBUTES
+    assert processing.METRICS_NAMESPACE is names.METRICS_NAMESPACE
+    assert DIGEST_WINDOW_INDEX is names.DIGEST_WINDOW_INDEX and QUEUE_OUTCOME_INDEX is names.QUEUE_OUTCOME_INDEX
+    assert farm.SESSION_ACTION_STATUSES is names.SESSION_ACTION_STATUSES
+    assert farm.TASK_RUN_STATUSES is names.TASK_RUN_STATUSES
 
 
-def test_filter_policy_attributes_are_the_message_attributes_the_function_sets():
-    from session_watch.domain import notification
+def test_the_shared_names_module_imports_nothing_but_typing():
+    import ast
 
-    # Every message also carries "kind" (sessionAction, digest or jobRun).
-    assert set(config.NOTIFICATION_ATTRIBUTES) == set(notification.ATTRIBUTE_KEYS) | {"kind"}
-    assert set(config.NOTIFICATION_KINDS) == {
-        notification.KIND_SESSION_ACTION, notification.KIND_DIGEST, notification.KIND_JOB_RUN}
+    tree = ast.parse((FUNCTION_PACKAGE / "names.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported <= {"__future__", "typing"}
+
+
+def test_the_function_uses_the_shared_names():
+    from session_watch import errors, names
+    from session_watch.adapters import record_store
+    from session_watch.domain import notification, record
+
+    assert errors.RETRYABLE_ERROR_NAMES is names.RETRYABLE_ERROR_NAMES
+    assert record_store.DIGEST_WINDOW_INDEX is names.DIGEST_WINDOW_INDEX
+    assert notification.ATTRIBUTE_KEYS is names.RECORD_ATTRIBUTE_KEYS
+    assert set(names.NOTIFICATION_KINDS) == {notification.KIND_SESSION_ACTION, notification.KIND_DIGEST,
+                                             notification.KIND_JOB_RUN}
+    assert record.KNOWN_STATUSES == set(names.SESSION_ACTION_STATUSES)
+    assert {o.value for o in record.Outcome} == set(names.OUTCOMES)
 
 
 def test_dashboard_metrics_are_metrics_the_function_emits():
