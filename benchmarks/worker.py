@@ -176,7 +176,7 @@ def _own_cpu(ref: Dict[str, str], n: int) -> Dict[str, float]:
     from session_watch.domain.notification import render_notification
     from session_watch.domain.requests import parse_invocation
     from session_watch.observability import logger
-    from session_watch.service import safe_summary
+    from session_watch.observability import safe_summary
 
     response = clients.client("deadline").get_session_action(**ref)
     response.pop("ResponseMetadata", None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import FrozenSet, Mapping, Optional
 
+from . import names
 from .domain.record import KNOWN_STATUSES, TERMINAL_STATUSES
 from .errors import ConfigurationError
 
@@ -15,8 +16,8 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 DEFAULT_RETENTION_DAYS = 90
-NOTIFY_MODES = ("each", "digest")
-DEFAULT_NOTIFY_MODE = "digest"
+NOTIFY_MODES = names.NOTIFY_MODES
+DEFAULT_NOTIFY_MODE = names.DEFAULT_NOTIFY_MODE
 _QUEUE_URL = re.compile(r"^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9_./-]*)?/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 _MONITOR_URL = re.compile(r"^https://[^\s]{1,2000}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -40,7 +41,7 @@ class Settings:
 
     @property
     def digest(self) -> bool:
-        return self.notify_mode == "digest"
+        return self.notify_mode == names.NOTIFY_MODE_DIGEST
 
 
 def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:

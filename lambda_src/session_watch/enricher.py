@@ -9,17 +9,18 @@ goes on without the detail and names it in ``enrichmentMissing``.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .cache import Lru
 from .config import Settings
 from .domain import enrichment as domain
 from .domain.enrichment import JobInfo, SessionInfo
 from .domain.normalise import normalise_session_action
-from .domain.record import Record
+from .domain.record import Record, RootCause
 from .domain.requests import SessionActionRef
 from .errors import DeadlineError, MalformedSessionActionError
 from .observability import Metric, count, logger
+from .ports import DeadlinePort
 
 #: Kinds of enrichment call, each with its own budget.
 JOB, SESSION, ROOT_CAUSE = "job", "session", "rootCause"
@@ -28,37 +29,14 @@ _CACHE_SIZE = 4096
 _NO_ROOT_CAUSE: Dict[str, Any] = {}
 
 
-class EnrichmentReads(Protocol):
-    def get_job(self, farm_id: str, queue_id: str, job_id: str) -> Dict[str, Any]: ...
-    def get_session(self, farm_id: str, queue_id: str, job_id: str, session_id: str) -> Dict[str, Any]: ...
-    def session_actions_of_session(self, farm_id: str, queue_id: str, job_id: str,
-                                   session_id: str) -> List[Dict[str, Any]]: ...
-    def get_session_action(self, ref: SessionActionRef) -> Dict[str, Any]: ...
-    def batch_get_jobs(self, jobs: Iterable[Tuple[str, str, str]]) -> Tuple[Dict[str, Any], Dict[str, Any]]: ...
-    def batch_get_sessions(self, sessions: Iterable[Tuple[str, str, str, str]]) -> Tuple[Dict[str, Any], Dict[str, Any]]: ...
-    def batch_get_session_actions(self, refs: Iterable[SessionActionRef]) -> Tuple[Dict[str, Any], Dict[str, Any]]: ...
-
-
-class _Lru(OrderedDict):
-    def __init__(self, size: int = _CACHE_SIZE) -> None:
-        super().__init__()
-        self._size = size
-
-    def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self._size:
-            self.popitem(last=False)
-
-
 class Enricher:
-    def __init__(self, deadline: EnrichmentReads, settings: Settings) -> None:
+    def __init__(self, deadline: DeadlinePort, settings: Settings) -> None:
         self._deadline = deadline
         self._settings = settings
-        self._jobs: _Lru = _Lru()
-        self._sessions: _Lru = _Lru()
-        self._root_causes: _Lru = _Lru()  # session id -> root cause dict, or _NO_ROOT_CAUSE
-        self._root_cause_records: _Lru = _Lru()  # session id -> the root cause's full record
+        self._jobs: Lru = Lru(_CACHE_SIZE)
+        self._sessions: Lru = Lru(_CACHE_SIZE)
+        self._root_causes: Lru = Lru(_CACHE_SIZE)  # session id -> root cause dict, or _NO_ROOT_CAUSE
+        self._root_cause_records: Lru = Lru(_CACHE_SIZE)  # session id -> the root cause's full record
         self._budget: Dict[Tuple[str, str], Tuple[int, int]] = {}
         self._missing: Dict[Tuple[str, str], str] = {}  # (kind, id) -> why it is missing (this window)
 
@@ -122,7 +100,7 @@ class Enricher:
 
     # --- root cause ------------------------------------------------------------------------------
 
-    def root_cause(self, record: Record, now: float) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    def root_cause(self, record: Record, now: float) -> Tuple[Optional[RootCause], Optional[str]]:
         session_id = record.get("sessionId")
         if not session_id:
             return None, "rootCause: the action has no session"
@@ -169,8 +147,8 @@ class Enricher:
         wanted_jobs = [j for j in jobs.values() if self._allow(JOB, j[2], now)]
         if wanted_jobs:
             self._batch_fill(JOB, "jobName", "BatchGetJob", self._deadline.batch_get_jobs, wanted_jobs,
-                             key=lambda j: j[2], job_of=lambda j: j[2],
-                             store=lambda k, item: self._jobs.put(k, domain.job_info(item)))
+                             job_of=lambda j: j[2],
+                             store=lambda j, item: self._jobs.put(j[2], domain.job_info(item)))
 
         sessions: Dict[str, Tuple[str, str, str, str]] = {}
         for r in records:
@@ -180,12 +158,11 @@ class Enricher:
         allowed_jobs = {job for job in {s[2] for s in sessions.values()} if self._allow(SESSION, job, now)}
         wanted_sessions = [s for s in sessions.values() if s[2] in allowed_jobs]
         if wanted_sessions:
-            places = {s[3]: s for s in wanted_sessions}
             self._batch_fill(
                 SESSION, "workerId", "BatchGetSession", self._deadline.batch_get_sessions, wanted_sessions,
-                key=lambda s: s[3], job_of=lambda s: s[2],
-                store=lambda k, item: self._sessions.put(
-                    k, domain.session_info(item, farm_id=places[k][0], queue_id=places[k][1])
+                job_of=lambda s: s[2],
+                store=lambda s, item: self._sessions.put(
+                    s[3], domain.session_info(item, farm_id=s[0], queue_id=s[1])
                 ),
             )
 
@@ -218,9 +195,10 @@ class Enricher:
                     self._failed(ROOT_CAUSE, ref.job_id, "rootCause", "BatchGetSessionAction", err)
                 return
             for sid, ref in causes.items():
-                item = found.get(ref.session_action_id)
+                ident = (ref.farm_id, ref.queue_id, ref.job_id, ref.session_action_id)
+                item = found.get(ident)
                 if item is None:
-                    error = errors.get(ref.session_action_id)
+                    error = errors.get(ident)
                     if error is not None:
                         self._failed(ROOT_CAUSE, ref.job_id, "rootCause", "BatchGetSessionAction", error)
                     continue
@@ -232,23 +210,23 @@ class Enricher:
                     continue
                 self.remember_root_cause(sid, cause)
 
-    def _batch_fill(self, kind: str, field: str, operation: str, call: Callable, wanted: List[Any], *,
-                    key: Callable, job_of: Callable, store: Callable) -> None:
+    def _batch_fill(self, kind: str, field: str, operation: str, call: Callable, wanted: Sequence[Tuple[str, ...]], *,
+                    job_of: Callable, store: Callable) -> None:
+        """One Batch* call for ``wanted`` identifiers; answers are keyed by the whole identifier."""
         try:
             found, errors = call(wanted)
         except (DeadlineError, MalformedSessionActionError) as err:
             for item in wanted:
                 self._failed(kind, job_of(item), field, operation, err)
             return
-        for item in wanted:
-            k = key(item)
-            if k in found:
+        for ident in wanted:
+            if ident in found:
                 try:
-                    store(k, found[k])
+                    store(ident, found[ident])
                 except MalformedSessionActionError as err:
-                    self._failed(kind, job_of(item), field, operation, err)
-            elif k in errors:
-                self._failed(kind, job_of(item), field, operation, errors[k])
+                    self._failed(kind, job_of(ident), field, operation, err)
+            elif ident in errors:
+                self._failed(kind, job_of(ident), field, operation, errors[ident])
 
     # --- the whole record ------------------------------------------------------------------------
 

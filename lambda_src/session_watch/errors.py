@@ -7,6 +7,8 @@ part of the public contract (see README, "Errors").
 
 from __future__ import annotations
 
+from . import names
+
 
 class SessionWatchError(Exception):
     """Base class of every error this function raises on purpose."""
@@ -124,12 +126,7 @@ class NotificationPending(SessionWatchError):
     retryable = True
 
 
-#: Class names a Step Functions task should retry (documented in the README).
-RETRYABLE_ERROR_NAMES = (
-    "DeadlineThrottled",
-    "DeadlineUnavailable",
-    "RecordStoreError",
-    "NotificationError",
-    "NotificationPending",
-    "DigestScheduleError",
-)
+#: Class names a Step Functions task should retry / should not (documented in the README; defined in
+#: ``names.py``, which the stack reads too; a unit test keeps them equal to the classes here).
+RETRYABLE_ERROR_NAMES = names.RETRYABLE_ERROR_NAMES
+NON_RETRYABLE_ERROR_NAMES = names.NON_RETRYABLE_ERROR_NAMES

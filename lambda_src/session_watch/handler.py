@@ -1,6 +1,7 @@
 """Lambda entry point: ``session_watch.handler.lambda_handler``.
 
-Parses the input into a typed request and calls ``service.process``. Everything else lives elsewhere.
+Parses the input into a typed request (or recognises an SQS batch) and hands it to the one record path
+(``usecases.Service``). Everything else lives elsewhere.
 """
 
 from __future__ import annotations
@@ -14,38 +15,32 @@ from .adapters.deadline_reader import DeadlineReader
 from .adapters.digest_ledger import DigestLedger, DigestQueue
 from .adapters.notifier import Notifier
 from .adapters.record_store import RecordStore
+from .batch import process_batch
 from .config import Settings, get_settings
 from .domain.requests import is_sqs_batch, parse_invocation
 from .enricher import Enricher
 from .observability import logger, metrics, tracer
-from .service import Ports, process
+from .ports import Ports
+from .usecases import Service
 
 #: Time after the invocation's deadline during which its publishing lease still holds.
 LEASE_MARGIN_SECONDS = 1.0
 
 
 @lru_cache(maxsize=1)
-def _ports(settings: Settings) -> Ports:
+def _service(settings: Settings) -> Service:
     deadline = DeadlineReader(clients.client("deadline"))
-    return Ports(
+    ports = Ports(
         deadline=deadline,
         records=RecordStore(clients.client("dynamodb"), settings.table_name),
         notifications=Notifier(clients.client("sns"), settings.topic_arn),
         enricher=Enricher(deadline, settings),
         ledger=DigestLedger(clients.client("dynamodb"), settings.digest_table_name)
         if settings.digest_table_name else None,
-        digest_queue=_LazyQueue(settings.digest_queue_url) if settings.digest_queue_url else None,
+        # Most invocations never queue a flush: the SQS client is made on first use.
+        flush_queue=DigestQueue(clients.lazy("sqs"), settings.digest_queue_url) if settings.digest_queue_url else None,
     )
-
-
-class _LazyQueue:
-    """The digest queue adapter, with its SQS client made on first use (most invocations never send)."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-
-    def schedule_flush(self, flush, *, delay_seconds):
-        return DigestQueue(clients.client("sqs"), self._url).schedule_flush(flush, delay_seconds=delay_seconds)
+    return Service(ports, settings)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -56,17 +51,15 @@ def lambda_handler(event: Any, context: Any) -> Dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000.0
     lease_seconds = max(remaining, 0.0) + LEASE_MARGIN_SECONDS
     if is_sqs_batch(event):
-        from .batch import process_batch  # Powertools' batch utility: loaded only by the batch path
-
-        return process_batch(event, _ports(settings), settings, now=time.time(), lease_seconds=lease_seconds)
+        return process_batch(event, _service(settings), now=time.time(), lease_seconds=lease_seconds)
     request = parse_invocation(event)
     correlation = getattr(request, "event_id", None) or (event.get("id") if isinstance(event, dict) else None)
     logger.set_correlation_id(correlation or getattr(request, "session_action_id", None))
-    return process(request, _ports(settings), settings, now=time.time(), lease_seconds=lease_seconds)
+    return _service(settings).process(request, now=time.time(), lease_seconds=lease_seconds)  # type: ignore[return-value]
 
 
 def reset_for_tests() -> None:
     """Forget cached settings, clients and adapters (tests change the environment between cases)."""
     get_settings.cache_clear()
-    _ports.cache_clear()
+    _service.cache_clear()
     clients.reset()

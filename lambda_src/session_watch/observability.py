@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Iterator, Optional, Sequence
+from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional, Sequence
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "session-watch"
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "DeadlineSessionWatch"
+from . import names
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or names.SERVICE_NAME
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or names.METRICS_NAMESPACE
 
 #: Libraries the tracer instruments: the AWS SDK only (the function makes no other calls).
 TRACED_MODULES = ("botocore",)
@@ -116,3 +118,13 @@ class Metric:
 
 def count(name: str, value: int = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+#: Record keys that may be logged: ids and statuses. Never parameters, progress messages or log lines.
+LOGGABLE_RECORD_KEYS = ("farmId", "queueId", "jobId", "sessionId", "sessionActionId", "status", "outcome",
+                        "actionType", "stepId", "taskId", "environmentId", "processExitCode")
+
+
+def safe_summary(record: Mapping[str, Any]) -> Dict[str, Any]:
+    """What may be logged about a record (``LOGGABLE_RECORD_KEYS``)."""
+    return {key: record.get(key) for key in LOGGABLE_RECORD_KEYS}

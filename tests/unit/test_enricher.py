@@ -65,18 +65,18 @@ class Reads:
 
     def batch_get_jobs(self, jobs):
         self._call("BatchGetJob")
-        return {j[2]: {"jobId": j[2], "name": "shot-042", "priority": 70} for j in jobs}, {}
+        return {tuple(j): {"jobId": j[2], "name": "shot-042", "priority": 70} for j in jobs}, {}
 
     def batch_get_sessions(self, sessions):
         self._call("BatchGetSession")
-        found = {s[3]: self.get_session(*s) for s in list(sessions)[1:]}
+        found = {tuple(s): self.get_session(*s) for s in list(sessions)[1:]}
         self.calls["GetSession"] -= len(found)
-        first = list(sessions)[0][3]
+        first = tuple(list(sessions)[0])
         return found, {first: DeadlineThrottled("BatchGetSession", "ThrottlingException", "slow down")}
 
     def batch_get_session_actions(self, refs):
         self._call("BatchGetSessionAction")
-        out = {r.session_action_id: self.get_session_action(r) for r in refs}
+        out = {(r.farm_id, r.queue_id, r.job_id, r.session_action_id): self.get_session_action(r) for r in refs}
         self.calls["GetSessionAction"] -= len(out)
         return out, {}
 

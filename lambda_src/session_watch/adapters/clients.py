@@ -41,3 +41,18 @@ def reset() -> None:
     """Forget every client (tests change endpoints between cases)."""
     with _lock:
         _clients.clear()
+
+
+class LazyClient:
+    """Stands in for ``client(service)`` and creates it on first use: an adapter built at cold start for
+    a path that most invocations never take (the digest queue) costs nothing until it is used."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service), name)
+
+
+def lazy(service: str) -> LazyClient:
+    return LazyClient(service)

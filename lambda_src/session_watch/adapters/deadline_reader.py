@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from botocore.exceptions import (
@@ -15,6 +16,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from ..domain.requests import SessionActionRef, TaskRunChange
+from ..ports import BatchAnswer, Identifier
 from ..errors import (
     DeadlineAccessDenied,
     DeadlineError,
@@ -67,7 +69,6 @@ def _typed_error(operation: str, code: str, message: str) -> DeadlineError:
     return _ERRORS.get(code, DeadlineError)(operation, code, message)
 
 
-BatchAnswer = Tuple[Dict[str, Dict[str, Any]], Dict[str, DeadlineError]]
 
 
 class DeadlineReader:
@@ -156,68 +157,81 @@ class DeadlineReader:
         return summaries
 
     # --- batch reads (up to BATCH_LIMIT identifiers a call, per-item errors) ---------------------
+    # Every request identifier and every answer (item or error) is keyed by the item's whole identifier
+    # (farmId, queueId, jobId, ... and its own id): the Batch* answers carry all of them (botocore model,
+    # ``BatchGet*Item`` / ``BatchGet*Error``), and an id alone may be asked for under two jobs in one batch.
 
     def batch_get_session_actions(self, refs: Iterable[SessionActionRef]) -> BatchAnswer:
-        """Full session actions by id, and the typed error of each id the service could not return."""
-        identifiers = {
-            ref.session_action_id: {"farmId": ref.farm_id, "queueId": ref.queue_id, "jobId": ref.job_id,
-                                    "sessionActionId": ref.session_action_id}
-            for ref in refs
-        }
+        """Full session actions, and the typed error of each identifier the service could not return."""
         return self._batch("BatchGetSessionAction", "batch_get_session_action", "sessionActions",
-                           "sessionActionId", identifiers)
+                           SESSION_ACTION_KEYS,
+                           [{"farmId": r.farm_id, "queueId": r.queue_id, "jobId": r.job_id,
+                             "sessionActionId": r.session_action_id} for r in refs])
 
     def batch_get_tasks(self, tasks: Iterable[TaskRunChange]) -> BatchAnswer:
-        identifiers = {
-            t.task_id: {"farmId": t.farm_id, "queueId": t.queue_id, "jobId": t.job_id, "stepId": t.step_id,
-                        "taskId": t.task_id}
-            for t in tasks
-        }
-        return self._batch("BatchGetTask", "batch_get_task", "tasks", "taskId", identifiers)
+        return self._batch("BatchGetTask", "batch_get_task", "tasks", TASK_KEYS,
+                           [{"farmId": t.farm_id, "queueId": t.queue_id, "jobId": t.job_id, "stepId": t.step_id,
+                             "taskId": t.task_id} for t in tasks])
 
     def batch_get_jobs(self, jobs: Iterable[Tuple[str, str, str]]) -> BatchAnswer:
-        identifiers = {job: {"farmId": farm, "queueId": queue, "jobId": job} for farm, queue, job in jobs}
-        return self._batch("BatchGetJob", "batch_get_job", "jobs", "jobId", identifiers)
+        return self._batch("BatchGetJob", "batch_get_job", "jobs", JOB_KEYS,
+                           [{"farmId": farm, "queueId": queue, "jobId": job} for farm, queue, job in jobs])
 
     def batch_get_sessions(self, sessions: Iterable[Tuple[str, str, str, str]]) -> BatchAnswer:
-        identifiers = {
-            session: {"farmId": farm, "queueId": queue, "jobId": job, "sessionId": session}
-            for farm, queue, job, session in sessions
-        }
-        return self._batch("BatchGetSession", "batch_get_session", "sessions", "sessionId", identifiers)
+        return self._batch("BatchGetSession", "batch_get_session", "sessions", SESSION_KEYS,
+                           [{"farmId": farm, "queueId": queue, "jobId": job, "sessionId": session}
+                            for farm, queue, job, session in sessions])
 
     def _batch(
-        self, operation: str, method: str, list_key: str, id_key: str,
-        identifiers: Mapping[str, Dict[str, str]],
+        self, operation: str, method: str, list_key: str, keys: Tuple[str, ...],
+        identifiers: Sequence[Dict[str, str]],
     ) -> BatchAnswer:
-        found: Dict[str, Dict[str, Any]] = {}
-        errors: Dict[str, DeadlineError] = {}
-        ids = list(identifiers)
-        for start in range(0, len(ids), BATCH_LIMIT):
-            chunk = ids[start:start + BATCH_LIMIT]
+        unique = list({identifier_of(i, keys): i for i in identifiers}.items())
+        found: Dict[Identifier, Dict[str, Any]] = {}
+        errors: Dict[Identifier, DeadlineError] = {}
+        for start in range(0, len(unique), BATCH_LIMIT):
+            chunk = unique[start:start + BATCH_LIMIT]
             with _deadline_call(operation):
-                response = getattr(self._client, method)(identifiers=[identifiers[i] for i in chunk])
+                response = getattr(self._client, method)(identifiers=[i for _, i in chunk])
             for i, item in enumerate(response.get(list_key) or []):
-                if not isinstance(item, dict) or not isinstance(item.get(id_key), str):
-                    raise MalformedSessionActionError(f"{operation} {list_key}[{i}].{id_key}", "is missing")
-                found[item[id_key]] = _plain(item)
+                ident = _answer_identifier(item, keys, f"{operation} {list_key}[{i}]")
+                found[ident] = _plain(item)
             for i, error in enumerate(response.get("errors") or []):
-                if not isinstance(error, dict) or not isinstance(error.get(id_key), str):
-                    raise MalformedSessionActionError(f"{operation} errors[{i}].{id_key}", "is missing")
+                ident = _answer_identifier(error, keys, f"{operation} errors[{i}]")
                 code = str(error.get("code") or "Unknown")
-                errors[error[id_key]] = _typed_error(operation, code, str(error.get("message") or ""))
-            for item_id in chunk:
-                if item_id not in found and item_id not in errors:
-                    errors[item_id] = DeadlineUnavailable(
+                errors[ident] = _typed_error(operation, code, str(error.get("message") or ""))
+            for ident, _ in chunk:
+                if ident not in found and ident not in errors:
+                    errors[ident] = DeadlineUnavailable(
                         operation, "Missing", "the answer neither returned nor failed this item; retry"
                     )
         return found, errors
 
 
+#: The whole identifier of each kind of item, in order (the key of a Batch* answer).
+SESSION_ACTION_KEYS = ("farmId", "queueId", "jobId", "sessionActionId")
+TASK_KEYS = ("farmId", "queueId", "jobId", "stepId", "taskId")
+JOB_KEYS = ("farmId", "queueId", "jobId")
+SESSION_KEYS = ("farmId", "queueId", "jobId", "sessionId")
+
+
+def identifier_of(obj: Mapping[str, Any], keys: Tuple[str, ...]) -> Identifier:
+    return tuple(str(obj[k]) for k in keys)
+
+
+def _answer_identifier(obj: Any, keys: Tuple[str, ...], where: str) -> Identifier:
+    if not isinstance(obj, Mapping):
+        raise MalformedSessionActionError(where, "is not an object")
+    for key in keys:
+        if not isinstance(obj.get(key), str):
+            raise MalformedSessionActionError(f"{where}.{key}", "is missing")
+    return identifier_of(obj, keys)
+
+
 def _newest_first_key(summary: Dict[str, Any]) -> tuple:
     """Order by the action's times, then by the number that ends its id (``sessionaction-<hex>-<n>``)."""
     times = [summary.get(k) for k in ("endedAt", "workerUpdatedAt", "startedAt")]
-    latest = max((t.timestamp() for t in times if hasattr(t, "timestamp")), default=0.0)
+    latest = max((t.timestamp() for t in times if isinstance(t, datetime)), default=0.0)
     suffix = str(summary["sessionActionId"]).rsplit("-", 1)[-1]
     return (latest, int(suffix) if suffix.isdigit() else -1)
 

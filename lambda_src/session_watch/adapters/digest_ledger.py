@@ -1,43 +1,34 @@
 """The digest ledger table and the digest queue.
 
-Ledger items (pk ``jobId``, sk ``digestKey``, TTL ``expiresAt``):
+Ledger items (pk ``jobId``, sk ``digestKey``, TTL ``expiresAt``; key formats in ``domain/keys.py``):
 
-* ``window#<windowStart>``: a digest window of a job. ``state`` is ``scheduled`` (a flush is on the
-  digest queue), ``publishing`` (a flush holds the lease until ``leaseUntil``) or ``published``.
-* ``jobrun#<status>#<fingerprint>``: a job-level message, with the same states (duplicate deliveries
-  publish once).
+* ``window#<windowStart>``: a digest window of a job. ``state`` is ``opening`` (created; its flush is not
+  known to be on the digest queue yet), ``scheduled`` (the flush is queued), ``publishing`` (a flush holds
+  the lease until ``leaseUntil``) or ``published``.
+* ``jobrun#<status>#<fingerprint>``: a job-level message, with the same publishing states.
 
-The queue carries ``{"digestFlush": {...}}`` messages, delayed until the window has closed.
+``leaseBy`` names the call that took a lease, so that botocore re-sending that call (its first answer
+lost) recognises the lease as its own. The queue carries ``{"digestFlush": {...}}`` messages, delayed
+until the window has closed.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import uuid
 from decimal import Decimal
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..domain.keys import window_key
 from ..errors import DigestScheduleError
 from .record_store import store_call
 
 #: SQS ``DelaySeconds`` limit.
 MAX_DELAY_SECONDS = 900
 
-
-@dataclass(frozen=True)
-class WindowState:
-    state: Optional[str]  # None: no such window in the ledger
-    lease_until: Optional[float] = None
-
-
-def window_key(window_start: int) -> str:
-    return f"window#{window_start:010d}"
-
-
-def job_run_key(status: str, fingerprint: str) -> str:
-    return f"jobrun#{status}#{fingerprint}"
+OPENING, SCHEDULED, PUBLISHING, PUBLISHED = "opening", "scheduled", "publishing", "published"
 
 
 class DigestLedger:
@@ -45,58 +36,57 @@ class DigestLedger:
         self._client = dynamodb_client
         self._table = table_name
 
-    def open_window(self, job_id: str, window_start: int, *, flush_at: float, expires_at: int) -> bool:
-        """Create the window item; True when this call created it (the caller schedules its flush)."""
-        return self._conditional(
-            job_id,
-            window_key(window_start),
-            "SET #state = if_not_exists(#state, :scheduled), flushAt = if_not_exists(flushAt, :flushAt), "
-            "expiresAt = :expiresAt",
-            {":scheduled": {"S": "scheduled"}, ":flushAt": {"N": _num(flush_at)},
-             ":expiresAt": {"N": str(expires_at)}},
-            "attribute_not_exists(jobId)",
-        )
+    def open_window(self, job_id: str, window_start: int, *, flush_at: float, expires_at: int) -> Optional[str]:
+        """Create the window item if it is not there; return its state before this call (``None``: created).
 
-    def forget_window(self, job_id: str, window_start: int) -> None:
-        """Scheduling the flush failed: remove the window so that a retry opens and schedules it again."""
-        with store_call("DeleteItem", self._table):
-            try:
-                self._client.delete_item(
-                    TableName=self._table,
-                    Key=self._key(job_id, window_key(window_start)),
-                    ConditionExpression="#state = :scheduled",
-                    ExpressionAttributeNames={"#state": "state"},
-                    ExpressionAttributeValues={":scheduled": {"S": "scheduled"}},
-                )
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
+        Unconditional (``if_not_exists``) and answered with the old item, so that botocore re-sending it
+        after a lost answer learns what the first attempt found rather than failing a condition: the caller
+        queues the flush whenever the state is ``None`` or ``opening``.
+        """
+        with store_call("UpdateItem", self._table):
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(job_id, window_key(window_start)),
+                UpdateExpression="SET #state = if_not_exists(#state, :opening), "
+                                 "flushAt = if_not_exists(flushAt, :flushAt), "
+                                 "expiresAt = if_not_exists(expiresAt, :expiresAt)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":opening": {"S": OPENING}, ":flushAt": {"N": _num(flush_at)},
+                                           ":expiresAt": {"N": str(expires_at)}},
+                ReturnValues="ALL_OLD",
+            )
+        return (response.get("Attributes") or {}).get("state", {}).get("S")
+
+    def mark_scheduled(self, job_id: str, window_start: int) -> None:
+        """The window's flush is on the digest queue (only an ``opening`` window changes)."""
+        self._conditional(job_id, window_key(window_start), "SET #state = :scheduled",
+                          {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}}, "#state = :opening")
 
     def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float, expires_at: int) -> bool:
         """Take the publishing lease of a ledger item (a window, a job-level message).
 
-        False when it is already published or another invocation holds an unexpired lease.
+        False when it is already published or another call holds an unexpired lease.
         """
+        token = uuid.uuid4().hex
         return self._conditional(
             job_id,
             digest_key,
-            "SET #state = :publishing, leaseUntil = :lease, expiresAt = :expiresAt",
-            {":publishing": {"S": "publishing"}, ":published": {"S": "published"},
-             ":lease": {"N": _num(lease_until)}, ":now": {"N": _num(now)},
+            "SET #state = :publishing, leaseUntil = :lease, leaseBy = :token, expiresAt = :expiresAt",
+            {":publishing": {"S": PUBLISHING}, ":published": {"S": PUBLISHED},
+             ":lease": {"N": _num(lease_until)}, ":now": {"N": _num(now)}, ":token": {"S": token},
              ":expiresAt": {"N": str(expires_at)}},
             "attribute_not_exists(#state) OR (#state <> :published AND "
-            "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR #state <> :publishing))",
+            "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR #state <> :publishing"
+            " OR leaseBy = :token))",
         )
 
-    def state(self, job_id: str, digest_key: str) -> WindowState:
+    def state(self, job_id: str, digest_key: str) -> Optional[str]:
+        """The item's state (strongly consistent read); ``None`` when there is no such item."""
         with store_call("GetItem", self._table):
             item = self._client.get_item(
                 TableName=self._table, Key=self._key(job_id, digest_key), ConsistentRead=True
             ).get("Item")
-        if not item:
-            return WindowState(None)
-        lease = item.get("leaseUntil", {}).get("N")
-        return WindowState(item.get("state", {}).get("S"), float(lease) if lease else None)
+        return (item or {}).get("state", {}).get("S")
 
     def finish(self, job_id: str, digest_key: str, *, published_count: int, message_id: str) -> None:
         """The message is out: mark the item published and drop the lease."""
@@ -104,44 +94,32 @@ class DigestLedger:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(job_id, digest_key),
-                UpdateExpression="SET #state = :published, memberCount = :n, messageId = :m REMOVE leaseUntil",
+                UpdateExpression="SET #state = :published, memberCount = :n, messageId = :m "
+                                 "REMOVE leaseUntil, leaseBy",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":published": {"S": "published"}, ":n": {"N": str(published_count)},
+                ExpressionAttributeValues={":published": {"S": PUBLISHED}, ":n": {"N": str(published_count)},
                                            ":m": {"S": message_id or "-"}},
             )
 
     def release(self, job_id: str, digest_key: str) -> None:
         """Publishing failed: drop the lease so that a retry may publish at once."""
+        self._conditional(
+            job_id, digest_key, "SET #state = :scheduled REMOVE leaseUntil, leaseBy",
+            {":scheduled": {"S": SCHEDULED}, ":publishing": {"S": PUBLISHING}}, "#state = :publishing",
+        )
+
+    def _conditional(self, job_id: str, digest_key: str, expression: str, values: Dict[str, Any],
+                     condition: str) -> bool:
         with store_call("UpdateItem", self._table):
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key=self._key(job_id, digest_key),
-                    UpdateExpression="SET #state = :scheduled REMOVE leaseUntil",
-                    ConditionExpression="#state = :publishing",
+                    UpdateExpression=expression,
+                    ConditionExpression=condition,
                     ExpressionAttributeNames={"#state": "state"},
-                    ExpressionAttributeValues={":scheduled": {"S": "scheduled"},
-                                               ":publishing": {"S": "publishing"}},
+                    ExpressionAttributeValues=values,
                 )
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
-
-    def _conditional(self, job_id: str, digest_key: str, expression: str, values: Dict[str, Any],
-                     condition: str) -> bool:
-        names = {"#state": "state"} if "#state" in expression or "#state" in condition else None
-        kwargs: Dict[str, Any] = dict(
-            TableName=self._table,
-            Key=self._key(job_id, digest_key),
-            UpdateExpression=expression,
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        with store_call("UpdateItem", self._table):
-            try:
-                self._client.update_item(**kwargs)
             except ClientError as err:
                 if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                     return False
@@ -160,12 +138,12 @@ class DigestQueue:
         self._client = sqs_client
         self._url = queue_url
 
-    def schedule_flush(self, flush: Dict[str, Any], *, delay_seconds: float) -> str:
+    def schedule_flush(self, flush: Mapping[str, Any], *, delay_seconds: float) -> str:
         delay = max(0, min(MAX_DELAY_SECONDS, int(delay_seconds + 0.999)))
         try:
             response = self._client.send_message(
                 QueueUrl=self._url,
-                MessageBody=json.dumps({"digestFlush": flush}, separators=(",", ":")),
+                MessageBody=json.dumps({"digestFlush": dict(flush)}, separators=(",", ":")),
                 DelaySeconds=delay,
             )
         except ClientError as err:

@@ -14,18 +14,18 @@ from __future__ import annotations
 import math
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.record import RECORD_FIELDS, Record
+from .. import names
+from ..domain.record import RECORD_FIELDS, ROOT_CAUSE_FIELDS, Record
 from ..errors import RecordStoreError
+from ..ports import SaveKind, SaveResult
 
-QUEUE_OUTCOME_INDEX = "byQueueOutcome"
-DIGEST_WINDOW_INDEX = "byDigestWindow"
+QUEUE_OUTCOME_INDEX = names.QUEUE_OUTCOME_INDEX
+DIGEST_WINDOW_INDEX = names.DIGEST_WINDOW_INDEX
 #: TransactWriteItems takes at most 100 actions.
 TRANSACTION_LIMIT = 100
 
@@ -40,22 +40,6 @@ def store_call(operation: str, resource: str) -> Iterator[None]:
         raise RecordStoreError(f"{operation} {resource}: {error.get('Code')}: {error.get('Message')}") from None
     except BotoCoreError as err:
         raise RecordStoreError(f"{operation} {resource}: {type(err).__name__}: {err}") from None
-
-
-class SaveKind(str, Enum):
-    WRITTEN = "written"  # recorded; nothing to publish
-    CLAIMED = "claimed"  # recorded and this invocation holds the lease to publish the status
-    DUPLICATE = "duplicate"  # this status was already published: nothing written, nothing to do
-    STALE = "stale"  # the table holds a terminal record with another status: never regress
-    PENDING = "pending"  # another invocation holds the publishing lease right now
-
-
-@dataclass(frozen=True)
-class SaveResult:
-    kind: SaveKind
-    previous_status: Optional[str]
-    stored: Optional[Record] = None  # the record in the table when nothing was written
-    digest_window: Optional[str] = None  # the digest window the stored record joined, if any
 
 
 class RecordStore:
@@ -95,10 +79,11 @@ class RecordStore:
             if key in ("jobId", "sessionActionId"):
                 continue
             names[f"#f{i}"] = key
-            if record.get(key) is None:
+            value = cast(Mapping[str, Any], record).get(key)
+            if value is None:
                 removes.append(f"#f{i}")
             else:
-                values[f":f{i}"] = record[key]
+                values[f":f{i}"] = value
                 sets.append(f"#f{i} = :f{i}")
         extra = {
             "expiresAt": expires_at,
@@ -174,15 +159,6 @@ class RecordStore:
             record,
             "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus, notifyingBy",
             {":status": record["status"]},
-        )
-
-    def leave_digest(self, record: Record, digest_window: str) -> None:
-        """Undo joining a digest window (its flush could not be scheduled): a retry joins again."""
-        self._update(
-            record,
-            "REMOVE notifiedStatus, digestWindow",
-            {":window": digest_window},
-            condition="digestWindow = :window",
         )
 
     def move_to_digest(self, record: Record, digest_window: str) -> None:
@@ -262,7 +238,7 @@ class RecordStore:
     def to_record(self, item: Mapping[str, Any]) -> Record:
         """A stored item (DynamoDB JSON) back to a record with every contract key."""
         plain = {k: self._deserializer.deserialize(v) for k, v in item.items() if k in RECORD_FIELDS}
-        record = dict.fromkeys(RECORD_FIELDS)
+        record: Any = dict.fromkeys(RECORD_FIELDS)
         record.update(_from_dynamo(plain))
         # DynamoDB keeps numbers, not their Python type: restore the contract's types.
         for key, kind in (("processExitCode", int), ("progressPercent", float), ("durationSeconds", float)):
@@ -270,8 +246,6 @@ class RecordStore:
                 record[key] = kind(record[key])
         cause = record.get("rootCause")
         if isinstance(cause, dict):  # DynamoDB keeps no nulls: restore every key of the contract
-            from ..domain.enrichment import ROOT_CAUSE_FIELDS
-
             record["rootCause"] = {key: cause.get(key) for key in ROOT_CAUSE_FIELDS}
             if record["rootCause"]["processExitCode"] is not None:
                 record["rootCause"]["processExitCode"] = int(record["rootCause"]["processExitCode"])

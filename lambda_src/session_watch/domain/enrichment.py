@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, cast
 from urllib.parse import quote
 
 from ..errors import MalformedSessionActionError
 from .normalise import _optional_str, _required_str  # the same field checks as the normaliser
-from .record import ENRICHMENT_FIELDS, RECORD_FIELDS, Record
+from .record import ENRICHMENT_FIELDS, RECORD_FIELDS, ROOT_CAUSE_FIELDS, Record, RootCause
 
 __all__ = [
     "ENRICHMENT_FIELDS", "ROOT_CAUSE_FIELDS", "JobInfo", "SessionInfo", "job_info", "session_info",
@@ -28,9 +28,6 @@ __all__ = [
     "first_failed_action_id", "root_cause", "enrich",
 ]
 
-#: Keys of a record's ``rootCause`` (all present, ``None`` when unknown).
-ROOT_CAUSE_FIELDS = ("sessionActionId", "sessionId", "actionType", "status", "environmentId", "stepId",
-                     "taskId", "processExitCode", "progressMessage", "endedAt")
 
 #: GetJob's ``name`` is 1..512 characters; a longer one is cut (with a mark) rather than refused.
 JOB_NAME_LIMIT = 512
@@ -210,8 +207,8 @@ def first_failed_action_id(summaries: Sequence[Mapping[str, Any]]) -> Optional[s
         if not isinstance(action_id, str) or not action_id:
             continue
         when = None
-        for key in ("startedAt", "endedAt", "workerUpdatedAt"):
-            when = _when(summary.get(key))
+        for field in ("startedAt", "endedAt", "workerUpdatedAt"):
+            when = _when(summary.get(field))
             if when is not None:
                 break
         key = (when is None, when or _EPOCH, id_number(action_id), action_id)
@@ -243,9 +240,9 @@ def _when(value: Any) -> Optional[datetime]:
     return None
 
 
-def root_cause(record: Record) -> Dict[str, Any]:
+def root_cause(record: Record) -> RootCause:
     """``rootCause`` of the actions it explains, from the failed action's normalised record."""
-    return {key: record.get(key) for key in ROOT_CAUSE_FIELDS}
+    return cast(RootCause, {key: record.get(key) for key in ROOT_CAUSE_FIELDS})
 
 
 # --- the enriched record -----------------------------------------------------------------------
@@ -270,35 +267,37 @@ def enrich(
     ("jobName: GetJob ThrottlingException"); ``enrichmentMissing`` is ``None`` when it is empty.
     The input record is not changed.
     """
-    out: Record = {key: record.get(key) for key in RECORD_FIELDS}
-    out.update((k, v) for k, v in record.items() if k not in out)
+    copy: Dict[str, Any] = {key: record.get(key) for key in RECORD_FIELDS}
+    copy.update((k, v) for k, v in record.items() if k not in copy)
+    out = cast(Record, copy)  # every key of the contract, as the input had them
 
-    farm_id, queue_id, job_id = record.get("farmId"), record.get("queueId"), record.get("jobId")
-    if session is None and record.get("sessionId"):
-        session = default_session_info(farm_id, queue_id, record["sessionId"])
+    farm_id, queue_id, job_id = record["farmId"], record["queueId"], record["jobId"]
+    session_id = record.get("sessionId")
+    if session is None and session_id:
+        session = default_session_info(farm_id, queue_id, session_id)
     if session is not None:
         group: Optional[str] = session.log_group
         stream: Optional[str] = session.log_stream
     else:
         group, stream = f"/aws/deadline/{farm_id}/{queue_id}", None
 
-    cause = None
+    cause: Optional[RootCause] = None
     if root_cause is not None:
-        cause = {key: root_cause.get(key) for key in ROOT_CAUSE_FIELDS}
+        cause = cast(RootCause, {key: root_cause.get(key) for key in ROOT_CAUSE_FIELDS})
 
     missing_list = list(dict.fromkeys(str(m) for m in missing or () if m))
-    out.update(
-        jobName=job.name if job else None,
-        jobPriority=job.priority if job else None,
-        workerId=session.worker_id if session else None,
-        fleetId=session.fleet_id if session else None,
-        logGroup=group,
-        logStream=stream,
-        logsUrl=logs_console_url(region, group, stream, partition) if group else None,
-        monitorUrl=monitor_job_url(monitor_url, farm_id, queue_id, job_id),
-        rootCause=cause,
-        enrichmentMissing=missing_list or None,
-    )
+    out.update({
+        "jobName": job.name if job else None,
+        "jobPriority": job.priority if job else None,
+        "workerId": session.worker_id if session else None,
+        "fleetId": session.fleet_id if session else None,
+        "logGroup": group,
+        "logStream": stream,
+        "logsUrl": logs_console_url(region, group, stream, partition) if group else None,
+        "monitorUrl": monitor_job_url(monitor_url, farm_id, queue_id, job_id),
+        "rootCause": cause,
+        "enrichmentMissing": missing_list or None,
+    })
     return out
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import MalformedSessionActionError
-from .record import RECORD_FIELDS, Outcome, Record, classify_status, is_terminal
+from .record import Outcome, Record, classify_status, empty_record, is_terminal
 
 UNKNOWN_MEMBER = "SDK_UNKNOWN_MEMBER"
 
@@ -35,32 +35,32 @@ def normalise_session_action(
     if started is not None and ended is not None:
         duration = round((ended - started).total_seconds(), 3)
 
-    record: Record = dict.fromkeys(RECORD_FIELDS)
-    record.update(
-        farmId=farm_id,
-        queueId=queue_id,
-        jobId=job_id,
-        sessionId=_optional_str(response, "sessionId"),
-        sessionActionId=_required_str(response, "sessionActionId"),
-        status=status,
-        outcome=outcome.value,
-        terminal=is_terminal(outcome),
-        actionType=action_type,
-        stepId=_optional_str(definition, "stepId", where=f"definition.{action_type}"),
-        taskId=_optional_str(definition, "taskId", where=f"definition.{action_type}"),
-        environmentId=_optional_str(definition, "environmentId", where=f"definition.{action_type}"),
-        parameters=parameters,
-        parameterTypes=parameter_types,
-        startedAt=_iso(started),
-        endedAt=_iso(ended),
-        workerUpdatedAt=_iso(_timestamp(response, "workerUpdatedAt")),
-        durationSeconds=duration,
-        processExitCode=_exit_code(response),
-        progressPercent=_percent(response),
-        progressMessage=_message(response),
-        manifests=_manifests(response.get("manifests")),
-        acquiredLimits=_acquired_limits(response.get("acquiredLimits")),
-    )
+    record: Record = empty_record()
+    record.update({
+        "farmId": farm_id,
+        "queueId": queue_id,
+        "jobId": job_id,
+        "sessionId": _optional_str(response, "sessionId"),
+        "sessionActionId": _required_str(response, "sessionActionId"),
+        "status": status,
+        "outcome": outcome.value,
+        "terminal": is_terminal(outcome),
+        "actionType": action_type,
+        "stepId": _optional_str(definition, "stepId", where=f"definition.{action_type}"),
+        "taskId": _optional_str(definition, "taskId", where=f"definition.{action_type}"),
+        "environmentId": _optional_str(definition, "environmentId", where=f"definition.{action_type}"),
+        "parameters": parameters,
+        "parameterTypes": parameter_types,
+        "startedAt": _iso(started),
+        "endedAt": _iso(ended),
+        "workerUpdatedAt": _iso(_timestamp(response, "workerUpdatedAt")),
+        "durationSeconds": duration,
+        "processExitCode": _exit_code(response),
+        "progressPercent": _percent(response),
+        "progressMessage": _message(response),
+        "manifests": _manifests(response.get("manifests")),
+        "acquiredLimits": _acquired_limits(response.get("acquiredLimits")),
+    })
     return record
 
 
@@ -139,13 +139,13 @@ def _parameter_value(union: Any, where: str) -> Tuple[str, Any]:
         return member, value if abs(value) < 10**38 else raw.strip()
     if member == "float":
         try:
-            value = float(raw.strip())
+            number = float(raw.strip())
         except ValueError:
             raise MalformedSessionActionError(f"{where}.float", "is not a number") from None
-        if not _storable_number(value):
+        if not _storable_number(number):
             # JSON and DynamoDB have no NaN/Infinity, DynamoDB no number beyond 1e-130..1e126: keep the text.
             return member, raw.strip()
-        return member, value
+        return member, number
     # string, path, chunkInt ("1-10", "1,3,7") and any member a newer SDK knows: keep the text.
     return member, raw
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from .. import names
 from .record import Record
 
 SUBJECT_LIMIT = 99  # SNS: under 100 characters
@@ -31,9 +32,9 @@ TRIMMED_NOTE = "Some long fields were cut to fit the SNS message size limit (mar
 ATTRIBUTE_VALUE_LIMIT = 256
 
 #: ``kind`` message attribute (and ``kind`` key of the digest and job-run JSON).
-KIND_SESSION_ACTION = "sessionAction"
-KIND_DIGEST = "digest"
-KIND_JOB_RUN = "jobRun"
+KIND_SESSION_ACTION = names.KIND_SESSION_ACTION
+KIND_DIGEST = names.KIND_DIGEST
+KIND_JOB_RUN = names.KIND_JOB_RUN
 
 _ACTION_WORDS = {
     "taskRun": "Task run",
@@ -43,7 +44,7 @@ _ACTION_WORDS = {
 }
 
 #: Message attributes subscribers can filter on (SNS filter policies), besides ``kind``.
-ATTRIBUTE_KEYS = ("status", "outcome", "actionType", "farmId", "queueId", "jobId")
+ATTRIBUTE_KEYS = names.RECORD_ATTRIBUTE_KEYS
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,8 @@ def _plain(value: Any) -> Any:
 _BIG_FIELDS = ("progressMessage", "parameters", "parameterTypes")
 
 
-def _trim_big_fields(text_limit: int, max_items: int) -> Callable[[Record], Record]:
-    def trim(record: Record) -> Record:
+def _trim_big_fields(text_limit: int, max_items: int) -> Callable[[Mapping[str, Any]], Dict[str, Any]]:
+    def trim(record: Mapping[str, Any]) -> Dict[str, Any]:
         out = dict(record)
         for key in _BIG_FIELDS:
             if key in out:
@@ -212,8 +213,8 @@ def _trim_big_fields(text_limit: int, max_items: int) -> Callable[[Record], Reco
     return trim
 
 
-def _trim_everything(text_limit: int, max_items: int) -> Callable[[Record], Record]:
-    def trim(record: Record) -> Record:
+def _trim_everything(text_limit: int, max_items: int) -> Callable[[Mapping[str, Any]], Dict[str, Any]]:
+    def trim(record: Mapping[str, Any]) -> Dict[str, Any]:
         out = _trim_big_fields(min(text_limit, 32), min(max_items, 5))(record)
         return {k: shrink(v, text_limit, max_items) for k, v in itertools.islice(out.items(), 64)}
     return trim
@@ -223,7 +224,7 @@ _ID_KEYS = ("farmId", "queueId", "jobId", "sessionId", "sessionActionId", "statu
             "actionType", "stepId", "taskId", "environmentId", "processExitCode", "endedAt")
 
 
-def _minimal_record(record: Record) -> Record:
+def _minimal_record(record: Mapping[str, Any]) -> Dict[str, Any]:
     return {k: shrink(record.get(k), 128, 1) for k in _ID_KEYS}
 
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Union
 
+from .. import names
 from ..errors import InvalidEventError, UnsupportedEventError
 
 _HEX32 = "[0-9a-f]{32}"
@@ -39,9 +40,9 @@ _ID_EXAMPLES = {
 }
 _RUN_STATUS = re.compile(r"^[A-Z_]{1,64}$")
 
-TASK_RUN_STATUS_CHANGE = "Task Run Status Change"
-JOB_RUN_STATUS_CHANGE = "Job Run Status Change"
-DEADLINE_SOURCE = "aws.deadline"
+TASK_RUN_STATUS_CHANGE = names.TASK_RUN_STATUS_CHANGE
+JOB_RUN_STATUS_CHANGE = names.JOB_RUN_STATUS_CHANGE
+DEADLINE_SOURCE = names.DEADLINE_SOURCE
 DIGEST_FLUSH = "digestFlush"
 SQS_EVENT_SOURCE = "aws:sqs"
 #: Deadline Cloud has a dozen task run statuses; a map with many more is not a task run status count.

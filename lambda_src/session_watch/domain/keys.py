@@ -1,0 +1,64 @@
+"""Key formats of the stored items (pure): digest windows, their index keys, job-level messages, claims.
+
+History table items are keyed (``jobId``, ``sessionActionId``); a record in a digest window carries
+``digestWindow`` = ``<jobId>#<windowStart>#<shard>`` (``byDigestWindow`` index, spread over
+``DIGEST_SHARDS`` keys so that a burst has no hot partition). Ledger items are keyed (``jobId``,
+``digestKey``): ``window#<windowStart>`` for a digest window, ``jobrun#<status>#<fingerprint>`` for a
+job-level message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import List, Mapping, NamedTuple, Optional
+
+#: Digest windows spread their records over this many index keys.
+DIGEST_SHARDS = 8
+
+
+class ClaimKey(NamedTuple):
+    """What is published once: a session action's status."""
+
+    job_id: str
+    session_action_id: str
+    status: str
+
+
+def claim_key(record: Mapping[str, object]) -> ClaimKey:
+    return ClaimKey(str(record["jobId"]), str(record["sessionActionId"]), str(record["status"]))
+
+
+def window_start(now: float, window_seconds: int) -> int:
+    """The start (epoch seconds) of the digest window ``now`` falls in."""
+    return int(now // window_seconds) * window_seconds
+
+
+def window_key(start: int) -> str:
+    """The ledger's ``digestKey`` of a job's digest window."""
+    return f"window#{start:010d}"
+
+
+def job_run_key(status: str, counts: Mapping[str, int]) -> str:
+    """The ledger's ``digestKey`` of a job-level message: one per job status and task counts."""
+    text = json.dumps(dict(counts), sort_keys=True, separators=(",", ":"))
+    return f"jobrun#{status}#{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def digest_window_keys(job_id: str, start: int) -> List[str]:
+    """Every ``byDigestWindow`` key of a job's window (one per shard)."""
+    return [f"{job_id}#{start}#{shard}" for shard in range(DIGEST_SHARDS)]
+
+
+def digest_window_key(job_id: str, session_action_id: str, start: int) -> str:
+    """The ``byDigestWindow`` key of one record in a window (its shard comes from its id)."""
+    shard = hashlib.sha256(session_action_id.encode("ascii", "replace")).digest()[0] % DIGEST_SHARDS
+    return digest_window_keys(job_id, start)[shard]
+
+
+def joined_window_start(digest_window: Optional[str]) -> Optional[int]:
+    """The window start of a stored ``digestWindow`` key, or ``None``."""
+    if not digest_window:
+        return None
+    parts = digest_window.split("#")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None

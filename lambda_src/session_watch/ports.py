@@ -1,0 +1,107 @@
+"""The ports: what the use cases need from the world, as Protocols (the adapters in ``adapters/``
+implement them; unit tests pass in-memory fakes). Nothing here imports boto3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
+
+from .domain.enrichment import JobInfo
+from .domain.notification import Notification
+from .domain.record import Record
+from .domain.requests import SessionActionRef, TaskRunChange
+from .errors import DeadlineError, NotificationError
+
+#: A Deadline Cloud API answer (the response dict without ``ResponseMetadata``).
+Answer = Dict[str, Any]
+#: A Batch* read's answer: items found and typed per-item errors, each keyed by the item's whole
+#: identifier (``(farmId, queueId, jobId, ..., <the item's own id>)``), never by its own id alone.
+Identifier = Tuple[str, ...]
+BatchAnswer = Tuple[Dict[Identifier, Answer], Dict[Identifier, DeadlineError]]
+
+
+class DeadlinePort(Protocol):
+    """Reads from Deadline Cloud (single calls and Batch* calls of up to 100 identifiers)."""
+
+    def get_session_action(self, ref: SessionActionRef) -> Answer: ...
+    def latest_session_action_id(self, task: TaskRunChange) -> Optional[str]: ...
+    def task_session_actions(self, task: TaskRunChange) -> List[Answer]: ...
+    def get_job(self, farm_id: str, queue_id: str, job_id: str) -> Answer: ...
+    def get_session(self, farm_id: str, queue_id: str, job_id: str, session_id: str) -> Answer: ...
+    def session_actions_of_session(self, farm_id: str, queue_id: str, job_id: str,
+                                   session_id: str) -> List[Answer]: ...
+    def batch_get_tasks(self, tasks: Iterable[TaskRunChange]) -> BatchAnswer: ...
+    def batch_get_session_actions(self, refs: Iterable[SessionActionRef]) -> BatchAnswer: ...
+    def batch_get_jobs(self, jobs: Iterable[Tuple[str, str, str]]) -> BatchAnswer: ...
+    def batch_get_sessions(self, sessions: Iterable[Tuple[str, str, str, str]]) -> BatchAnswer: ...
+
+
+class SaveKind(str, Enum):
+    WRITTEN = "written"  # recorded; nothing to publish
+    CLAIMED = "claimed"  # recorded and this invocation holds the lease to publish the status
+    DUPLICATE = "duplicate"  # this status was already published: nothing written, nothing to do
+    STALE = "stale"  # the table holds a terminal record with another status: never regress
+    PENDING = "pending"  # another invocation holds the publishing lease right now
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    kind: SaveKind
+    previous_status: Optional[str]
+    stored: Optional[Record] = None  # the record in the table when nothing was written
+    digest_window: Optional[str] = None  # the digest window the stored record joined, if any
+
+
+class RecordPort(Protocol):
+    """The history table."""
+
+    def save(self, record: Record, *, claim_notification: bool, now: float, lease_until: float,
+             expires_at: int, recorded_at: str, digest_window: Optional[str] = None) -> SaveResult: ...
+    def mark_notified_many(self, records: Sequence[Record]) -> None: ...
+    def release_claim(self, record: Record) -> None: ...
+    def digest_members(self, window_keys: Sequence[str]) -> List[Record]: ...
+    def move_to_digest(self, record: Record, digest_window: str) -> None: ...
+
+
+class NotificationPort(Protocol):
+    """The notification topic."""
+
+    def publish(self, notification: Notification) -> str: ...
+    def publish_batch(self, notifications: Sequence[Notification]) -> List[Union[str, NotificationError]]: ...
+
+
+class LedgerPort(Protocol):
+    """The digest ledger: digest windows and job-level messages, each published once under a lease."""
+
+    def open_window(self, job_id: str, window_start: int, *, flush_at: float, expires_at: int) -> Optional[str]: ...
+    def mark_scheduled(self, job_id: str, window_start: int) -> None: ...
+    def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float, expires_at: int) -> bool: ...
+    def state(self, job_id: str, digest_key: str) -> Optional[str]: ...
+    def finish(self, job_id: str, digest_key: str, *, published_count: int, message_id: str) -> None: ...
+    def release(self, job_id: str, digest_key: str) -> None: ...
+
+
+class FlushQueuePort(Protocol):
+    """The digest queue: delayed flushes of digest windows."""
+
+    def schedule_flush(self, flush: Mapping[str, Any], *, delay_seconds: float) -> str: ...
+
+
+class EnricherPort(Protocol):
+    """Job, session and root-cause details for records, with bounded and cached Deadline calls."""
+
+    def enrich(self, record: Record, *, task_run_status: Optional[str], now: float) -> Record: ...
+    def prefetch(self, records: Sequence[Record], task_run_statuses: Sequence[Optional[str]], now: float) -> None: ...
+    def job(self, farm_id: str, queue_id: str, job_id: str, now: float) -> Tuple[Optional[JobInfo], Optional[str]]: ...
+    def root_cause_record(self, session_id: Optional[str]) -> Optional[Record]: ...
+
+
+@dataclass
+class Ports:
+    deadline: DeadlinePort
+    records: RecordPort
+    notifications: NotificationPort
+    enricher: Optional[EnricherPort] = None
+    ledger: Optional[LedgerPort] = None  # digest windows and job-level messages
+    flush_queue: Optional[FlushQueuePort] = None  # delayed digest flushes (digest mode)

@@ -1,0 +1,146 @@
+"""Use case: digest windows. A job's failures in one window become one message.
+
+A failure joins its window when its record is saved (``digestWindow``, the ``byDigestWindow`` index);
+the window's ledger item is then opened and its flush put on the digest queue, delayed until the window
+has closed. The repair depends on "the flush is queued", not on "the window exists": a window stays
+``opening`` until its flush is known to be queued, and whoever finds it ``opening`` (a later failure of
+the job, or the redelivery of one whose invocation died) queues the flush again. An extra flush is
+harmless: the digest is published once, under the window's lease.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Optional, Tuple
+
+from ..cache import LruSet
+from ..config import Settings
+from ..domain.digest import render_digest
+from ..domain.enrichment import JobInfo, monitor_job_url
+from ..domain.keys import digest_window_key, digest_window_keys, joined_window_start, window_key, window_start
+from ..domain.record import Record
+from ..domain.requests import DigestFlush
+from ..errors import ConfigurationError
+from ..observability import Metric, count, logger, safe_summary
+from ..ports import Ports
+from .invocation import Invocation
+from .leases import LEDGER_RETENTION_SECONDS, LedgerClaim, claim_ledger_item
+
+#: A digest is published this long after its window closes (writes that started inside the window land).
+DIGEST_GRACE_SECONDS = 10
+#: A duplicate delivery re-checks the flush of the window its record joined if that window is this recent
+#: (a redelivery after a crash comes within minutes; a pipeline re-reading an old action must not re-open
+#: a window whose ledger item has expired).
+REPAIR_WINDOWS_WITHIN_SECONDS = 3600
+#: Ledger states in which the window's flush has begun (a record joining now may be missed).
+FLUSHING = ("publishing", "published")
+#: Ledger states that need the flush queued (again).
+UNSCHEDULED = (None, "opening")
+
+
+class DigestWindows:
+    def __init__(self, ports: Ports, settings: Settings) -> None:
+        self._ports = ports
+        self._settings = settings
+        #: Windows (jobId, windowStart) this execution environment knows are scheduled.
+        self._scheduled = LruSet()
+
+    # --- joining -----------------------------------------------------------------------------
+
+    def joined(self, record: Record, start: int, inv: Invocation) -> None:
+        """A record has joined the window ``start``: make sure its flush is queued, and move the record
+        to the next window if this window's flush has already begun."""
+        asked, state = self._ensure_flush(record, start, inv.now)
+        count(Metric.DIGESTED)
+        now = time.time()
+        if now >= start + self._settings.digest_window_seconds:
+            if not asked:
+                state = self._ledger().state(record["jobId"], window_key(start))
+            if state in FLUSHING:
+                later = window_start(now, self._settings.digest_window_seconds)
+                self._ensure_flush(record, later, now)
+                self._ports.records.move_to_digest(
+                    record, digest_window_key(record["jobId"], record["sessionActionId"], later))
+                logger.info("late for its digest window; moved to the next one",
+                            extra={**safe_summary(record), "windowStart": later})
+                return
+        logger.info("recorded; added to the job's digest", extra={**safe_summary(record), "windowStart": start})
+
+    def repair(self, record: Record, digest_window: Optional[str], inv: Invocation) -> None:
+        """A duplicate delivery of a record that joined ``digest_window``: its flush may never have been
+        queued (the invocation that joined it died first), so make sure it is."""
+        start = joined_window_start(digest_window)
+        if start is not None and inv.now - start < REPAIR_WINDOWS_WITHIN_SECONDS:
+            self._ensure_flush(record, start, inv.now)
+
+    def _ensure_flush(self, record: Record, start: int, now: float) -> Tuple[bool, Optional[str]]:
+        """Open the window in the ledger and queue its flush unless it is known to be queued.
+
+        Returns whether the ledger was asked, and the window's state as it had it (``None``: created now).
+        """
+        job_id = record["jobId"]
+        if (job_id, start) in self._scheduled:
+            return False, None
+        ledger = self._ledger()
+        queue = self._ports.flush_queue
+        if queue is None:
+            raise ConfigurationError("DIGEST_QUEUE_URL", "digest mode needs the digest queue")
+        flush_at = start + self._settings.digest_window_seconds + DIGEST_GRACE_SECONDS
+        state = ledger.open_window(job_id, start, flush_at=flush_at, expires_at=int(now) + LEDGER_RETENTION_SECONDS)
+        if state in UNSCHEDULED:
+            flush = {"farmId": record["farmId"], "queueId": record["queueId"], "jobId": job_id, "windowStart": start}
+            queue.schedule_flush(flush, delay_seconds=flush_at - now)  # DigestScheduleError: the retry repairs
+            ledger.mark_scheduled(job_id, start)
+            logger.info("digest window flush queued", extra={"jobId": job_id, "windowStart": start,
+                                                             "flushInSeconds": round(flush_at - now, 1)})
+        self._scheduled.add((job_id, start))
+        return True, state
+
+    # --- flushing ----------------------------------------------------------------------------
+
+    def flush(self, flush: DigestFlush, inv: Invocation) -> Dict[str, Any]:
+        """Publish one message for the failures of a job's window (once, whoever delivers the flush)."""
+        ledger = self._ledger()
+        key = window_key(flush.window_start)
+        result: Dict[str, Any] = {"digest": {"jobId": flush.job_id, "windowStart": flush.window_start}}
+        if not claim_ledger_item(ledger, flush.job_id, key, now=inv.now, lease_seconds=inv.lease_seconds,
+                                 what=f"digest {flush.job_id} window {flush.window_start}"):
+            result["digest"]["status"] = "already published"
+            return result
+
+        members = self._ports.records.digest_members(digest_window_keys(flush.job_id, flush.window_start))
+        if not members:
+            ledger.finish(flush.job_id, key, published_count=0, message_id="")
+            result["digest"].update(status="empty", failures=0)
+            return result
+
+        job, missing = _job_of_members(members)
+        if job is None and self._ports.enricher is not None:
+            job, why = self._ports.enricher.job(flush.farm_id, flush.queue_id, flush.job_id, inv.now)
+            missing = [why] if why else []
+        s = self._settings
+        notification = render_digest(
+            members, window_start=flush.window_start, window_seconds=s.digest_window_seconds,
+            sample_size=s.digest_sample_size, job=job,
+            monitor_url=monitor_job_url(s.monitor_url, flush.farm_id, flush.queue_id, flush.job_id),
+            missing=missing,
+        )
+        message_id = inv.outbox.publish_now(notification, LedgerClaim(flush.job_id, key, len(members)))
+        count(Metric.DIGESTS_PUBLISHED)
+        logger.info("digest published", extra={"jobId": flush.job_id, "windowStart": flush.window_start,
+                                                "failures": len(members), "messageId": message_id})
+        result["digest"].update(status="published", failures=len(members), messageId=message_id)
+        return result
+
+    def _ledger(self):
+        if self._ports.ledger is None:
+            raise ConfigurationError("DIGEST_TABLE_NAME", "is not set; digest windows need the digest table")
+        return self._ports.ledger
+
+
+def _job_of_members(members: list) -> Tuple[Optional[JobInfo], list]:
+    """The job's name and priority as the window's records carry them (no GetJob for a digest)."""
+    for member in members:
+        if member.get("jobName") is not None:
+            return JobInfo(member["jobId"], member["jobName"], member.get("jobPriority")), []
+    return None, []
