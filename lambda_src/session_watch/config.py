@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import FrozenSet, Mapping, Optional
+from typing import FrozenSet, Mapping, Optional, Tuple
 
 from . import names
 from .domain.record import KNOWN_STATUSES, TERMINAL_STATUSES
@@ -20,6 +20,9 @@ NOTIFY_MODES = names.NOTIFY_MODES
 DEFAULT_NOTIFY_MODE = names.DEFAULT_NOTIFY_MODE
 _QUEUE_URL = re.compile(r"^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9_./-]*)?/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 _MONITOR_URL = re.compile(r"^https://[^\s]{1,2000}$")
+#: ``PutEventsRequestEntry.EventBusName`` (botocore model events/2015-10-07, shape
+#: ``NonPartnerEventBusNameOrArn``): a bus name or its ARN, 1..1600 characters.
+_EVENT_BUS = re.compile(r"^(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus/)?[.\-_A-Za-z0-9]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
@@ -38,6 +41,17 @@ class Settings:
     enrichment_calls_per_job_window: int = 1
     region: Optional[str] = None
     partition: str = "aws"
+    #: The people's and the events' channels (each off when unset); ``topic_arn`` is the machines' topic.
+    email_topic_arn: Optional[str] = None
+    chat_topic_arn: Optional[str] = None
+    event_bus_name: Optional[str] = None
+
+    @property
+    def channels(self) -> Tuple[str, ...]:
+        """The notification channels that are on, in ``names.CHANNELS`` order."""
+        on = {names.CHANNEL_MACHINES: True, names.CHANNEL_EMAIL: bool(self.email_topic_arn),
+              names.CHANNEL_CHAT: bool(self.chat_topic_arn), names.CHANNEL_EVENTS: bool(self.event_bus_name)}
+        return tuple(c for c in names.CHANNELS if on[c])
 
     @property
     def digest(self) -> bool:
@@ -106,6 +120,12 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
     if monitor and not _MONITOR_URL.match(monitor):
         raise ConfigurationError("MONITOR_URL", f"{monitor[:80]!r} is not an https URL")
 
+    email_topic = _optional_topic(env, names.ENV_EMAIL_TOPIC_ARN)
+    chat_topic = _optional_topic(env, names.ENV_CHAT_TOPIC_ARN)
+    event_bus = env.get(names.ENV_EVENT_BUS_NAME, "").strip() or None
+    if event_bus and (len(event_bus) > 1600 or not _EVENT_BUS.match(event_bus)):
+        raise ConfigurationError(names.ENV_EVENT_BUS_NAME, f"{event_bus[:80]!r} is not an EventBridge bus name or ARN")
+
     region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
     if region and not _REGION.match(region):
         region = None  # only used for console links: a link we cannot build is left out
@@ -116,7 +136,15 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         notify_mode=mode, digest_window_seconds=window, digest_sample_size=sample,
         digest_table_name=digest_table, digest_queue_url=digest_queue, monitor_url=monitor,
         enrichment_calls_per_job_window=calls, region=region, partition=partition,
+        email_topic_arn=email_topic, chat_topic_arn=chat_topic, event_bus_name=event_bus,
     )
+
+
+def _optional_topic(env: Mapping[str, str], name: str) -> Optional[str]:
+    value = env.get(name, "").strip() or None
+    if value and not _TOPIC_ARN.match(value):
+        raise ConfigurationError(name, f"{value[:80]!r} is not an SNS topic ARN")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

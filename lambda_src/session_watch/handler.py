@@ -33,7 +33,11 @@ def _service(settings: Settings) -> Service:
     ports = Ports(
         deadline=deadline,
         records=RecordStore(clients.client("dynamodb"), settings.table_name),
-        notifications=Notifier(clients.client("sns"), settings.topic_arn),
+        notifications=Notifier(
+            clients.client("sns"), settings.topic_arn, email_topic_arn=settings.email_topic_arn,
+            chat_topic_arn=settings.chat_topic_arn, event_bus_name=settings.event_bus_name,
+            events_client=clients.lazy("events") if settings.event_bus_name else None,
+        ),
         enricher=Enricher(deadline, settings),
         ledger=DigestLedger(clients.client("dynamodb"), settings.digest_table_name)
         if settings.digest_table_name else None,

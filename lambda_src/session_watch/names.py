@@ -56,6 +56,19 @@ NOTIFICATION_KINDS: Tuple[str, ...] = (KIND_SESSION_ACTION, KIND_DIGEST, KIND_JO
 RECORD_ATTRIBUTE_KEYS: Tuple[str, ...] = ("status", "outcome", "actionType", "farmId", "queueId", "jobId")
 NOTIFICATION_ATTRIBUTES: Tuple[str, ...] = RECORD_ATTRIBUTE_KEYS + ("kind",)
 
+#: Where notifications go, each its own format (README, "Notifications"): machines get the JSON object as
+#: the SNS message body (the ``TOPIC_ARN`` topic), people by email the readable text (``EMAIL_TOPIC_ARN``),
+#: people in chat Amazon Q Developer's custom notification (``CHAT_TOPIC_ARN``), and EventBridge an event
+#: per notification (``EVENT_BUS_NAME``). A channel whose variable is unset is off (machines is always on).
+CHANNEL_MACHINES = "machines"
+CHANNEL_EMAIL = "email"
+CHANNEL_CHAT = "chat"
+CHANNEL_EVENTS = "events"
+CHANNELS: Tuple[str, ...] = (CHANNEL_MACHINES, CHANNEL_EMAIL, CHANNEL_CHAT, CHANNEL_EVENTS)
+#: The ``source`` of the EventBridge events, and their ``detail-type`` per notification kind.
+EVENT_SOURCE = "session-watch"
+DETAIL_TYPES = {KIND_SESSION_ACTION: "Session Action Ended", KIND_DIGEST: "Job Failures Digest", KIND_JOB_RUN: "Job Ended"}
+
 #: ``each``: one message per session action; ``digest``: one message per job and window of failures.
 NOTIFY_MODE_EACH = "each"
 NOTIFY_MODE_DIGEST = "digest"
@@ -103,7 +116,10 @@ NON_RETRYABLE_ERROR_NAMES: Tuple[str, ...] = (
 # --- the function's environment and the stack's context --------------------------------------------
 
 ENV_TABLE_NAME = "TABLE_NAME"
-ENV_TOPIC_ARN = "TOPIC_ARN"
+ENV_TOPIC_ARN = "TOPIC_ARN"  # the machines' topic
+ENV_EMAIL_TOPIC_ARN = "EMAIL_TOPIC_ARN"
+ENV_CHAT_TOPIC_ARN = "CHAT_TOPIC_ARN"
+ENV_EVENT_BUS_NAME = "EVENT_BUS_NAME"
 ENV_NOTIFY_STATUSES = "NOTIFY_STATUSES"
 ENV_RECORD_RETENTION_DAYS = "RECORD_RETENTION_DAYS"
 ENV_NOTIFY_MODE = "NOTIFY_MODE"

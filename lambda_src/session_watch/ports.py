@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 from .domain.enrichment import JobInfo
 from .domain.notification import Notification
@@ -51,6 +51,8 @@ class SaveResult:
     previous_status: Optional[str]
     stored: Optional[Record] = None  # the record in the table when nothing was written
     digest_window: Optional[str] = None  # the digest window the stored record joined, if any
+    #: Channels this status was already published on (an earlier claim published some, not all).
+    channels_done: FrozenSet[str] = frozenset()
 
 
 class RecordPort(Protocol):
@@ -58,7 +60,9 @@ class RecordPort(Protocol):
 
     def save(self, record: Record, *, claim_notification: bool, now: float, lease_until: float,
              expires_at: int, recorded_at: str, digest_window: Optional[str] = None) -> SaveResult: ...
-    def mark_notified_many(self, records: Sequence[Record]) -> None: ...
+    def mark_published(self, published: Sequence[Tuple[Record, Sequence[str], bool]]) -> None:
+        """For each (record, channels published now, complete): remember the channels; when complete, the
+        status is notified. Either way the claim is released."""
     def release_claim(self, record: Record) -> None: ...
     def digest_members(self, window_keys: Sequence[str]) -> List[Record]: ...
     def move_to_digest(self, record: Record, digest_window: str) -> None: ...
@@ -67,8 +71,11 @@ class RecordPort(Protocol):
 class NotificationPort(Protocol):
     """The notification topic."""
 
-    def publish(self, notification: Notification) -> str: ...
-    def publish_batch(self, notifications: Sequence[Notification]) -> List[Union[str, NotificationError]]: ...
+    #: The channels that are on (``names.CHANNELS`` order).
+    channels: Tuple[str, ...]
+
+    def publish(self, notification: Notification, channels: Sequence[str]) -> Dict[str, Union[str, NotificationError]]: ...
+    def publish_batch(self, items: Sequence[Tuple[Notification, Sequence[str]]]) -> List[Dict[str, Union[str, NotificationError]]]: ...
 
 
 class LedgerPort(Protocol):
@@ -76,9 +83,12 @@ class LedgerPort(Protocol):
 
     def open_window(self, job_id: str, window_start: int, *, flush_at: float, expires_at: int) -> Optional[str]: ...
     def mark_scheduled(self, job_id: str, window_start: int) -> None: ...
-    def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float, expires_at: int) -> bool: ...
+    def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float,
+              expires_at: int) -> Optional[FrozenSet[str]]:
+        """The lease, or None: the channels already published when taken (a partial earlier publish)."""
     def state(self, job_id: str, digest_key: str) -> Optional[str]: ...
-    def finish(self, job_id: str, digest_key: str, *, published_count: int, message_id: str) -> None: ...
+    def finish(self, job_id: str, digest_key: str, *, published_count: int, message_id: str,
+               channels: Sequence[str] = (), complete: bool = True) -> None: ...
     def release(self, job_id: str, digest_key: str) -> None: ...
 
 

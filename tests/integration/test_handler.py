@@ -186,7 +186,7 @@ def test_crash_between_write_and_publish_is_repaired_by_the_retry(farm, invoke, 
     event = farm.task_event(ids, "FAILED")
     real_publish = Notifier.publish
 
-    def crash(self, notification):
+    def crash(self, notification, channels):
         raise RuntimeError("Runtime exited: the process was killed before publishing")
 
     monkeypatch.setattr(Notifier, "publish", crash)

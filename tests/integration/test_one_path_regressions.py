@@ -195,11 +195,11 @@ def test_a_resent_ledger_lease_is_recognised_as_this_calls_own(local_aws):
     lossy = LoseFirstAnswer(local_aws.client("dynamodb"), local_aws.digest_table_name)
     ledger = DigestLedger(lossy, local_aws.digest_table_name)
 
-    assert ledger.begin("job-" + "2" * 32, "window#0000000060", now=100.0, lease_until=130.0, expires_at=10**9)
-    assert lossy.lost == 1
+    taken = ledger.begin("job-" + "2" * 32, "window#0000000060", now=100.0, lease_until=130.0, expires_at=10**9)
+    assert taken == frozenset() and lossy.lost == 1  # taken (nothing published yet), not "held by another"
     # Another call still finds the lease taken.
-    assert not DigestLedger(local_aws.client("dynamodb"), local_aws.digest_table_name).begin(
-        "job-" + "2" * 32, "window#0000000060", now=101.0, lease_until=131.0, expires_at=10**9)
+    assert DigestLedger(local_aws.client("dynamodb"), local_aws.digest_table_name).begin(
+        "job-" + "2" * 32, "window#0000000060", now=101.0, lease_until=131.0, expires_at=10**9) is None
 
 
 # --- 5. the batch's log line ------------------------------------------------------------------------

@@ -57,6 +57,6 @@ def test_another_calls_claim_is_still_pending(local_aws):
 
     assert store.save(failed_record(), **kwargs).kind is SaveKind.CLAIMED
     assert store.save(failed_record(), **kwargs).kind is SaveKind.PENDING  # a second call: another token
-    store.mark_notified(failed_record())
+    store.mark_published([(failed_record(), ["machines"], True)])
     item = local_aws.item(failed_record()["jobId"], failed_record()["sessionActionId"])
     assert "notifyingBy" not in item and item["notifiedStatus"] == {"S": "FAILED"}

@@ -63,8 +63,8 @@ class Records:
     def digest_members(self, keys):
         return [self.rows[i] for i, k in self.windows.items() if k in keys]
 
-    def mark_notified_many(self, records):
-        self.journal.add("marked", len(records))
+    def mark_published(self, published):
+        self.journal.add("marked", len(published))
 
     def release_claim(self, record):
         self.journal.add("release-claim", record["sessionActionId"])
@@ -93,9 +93,9 @@ class Ledger:
 
     def begin(self, job_id, key, **_):
         if self.items.get((job_id, key)) in ("publishing", "published"):
-            return False
+            return None
         self.items[(job_id, key)] = "publishing"
-        return True
+        return frozenset()
 
     def finish(self, job_id, key, **_):
         self.items[(job_id, key)] = "published"
@@ -117,18 +117,20 @@ class Queue:
 
 
 class Topic:
+    channels = ("machines",)
+
     def __init__(self, fail: bool = False) -> None:
         self.sent: List[Any] = []
         self.fail = fail
 
-    def publish(self, notification):
+    def publish(self, notification, channels):
         if self.fail:
-            raise NotificationError("Publish: InternalError")
+            return {c: NotificationError("Publish: InternalError") for c in channels}
         self.sent.append(notification)
-        return f"m-{len(self.sent)}"
+        return {c: f"m-{len(self.sent)}" for c in channels}
 
-    def publish_batch(self, notifications):
-        return [self.publish(n) for n in notifications]
+    def publish_batch(self, items):
+        return [self.publish(n, c) for n, c in items]
 
 
 def service(journal, *, queue_fails=False, topic=None) -> Service:

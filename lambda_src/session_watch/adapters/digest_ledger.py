@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -62,13 +62,15 @@ class DigestLedger:
         self._conditional(job_id, window_key(window_start), "SET #state = :scheduled",
                           {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}}, "#state = :opening")
 
-    def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float, expires_at: int) -> bool:
+    def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float,
+              expires_at: int) -> Optional[FrozenSet[str]]:
         """Take the publishing lease of a ledger item (a window, a job-level message).
 
-        False when it is already published or another call holds an unexpired lease.
+        ``None`` when it is already published or another call holds an unexpired lease; else the channels
+        an earlier lease already published it on (``channelsDone``), which this one must not repeat.
         """
         token = uuid.uuid4().hex
-        return self._conditional(
+        old = self._conditional(
             job_id,
             digest_key,
             "SET #state = :publishing, leaseUntil = :lease, leaseBy = :token, expiresAt = :expiresAt",
@@ -79,6 +81,9 @@ class DigestLedger:
             "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR #state <> :publishing"
             " OR leaseBy = :token))",
         )
+        if old is None:
+            return None
+        return frozenset(old.get("channelsDone", {}).get("SS", []))
 
     def state(self, job_id: str, digest_key: str) -> Optional[str]:
         """The item's state (strongly consistent read); ``None`` when there is no such item."""
@@ -88,8 +93,20 @@ class DigestLedger:
             ).get("Item")
         return (item or {}).get("state", {}).get("S")
 
-    def finish(self, job_id: str, digest_key: str, *, published_count: int, message_id: str) -> None:
-        """The message is out: mark the item published and drop the lease."""
+    def finish(self, job_id: str, digest_key: str, *, published_count: int, message_id: str,
+               channels: Sequence[str] = (), complete: bool = True) -> None:
+        """The message is out on ``channels``: when ``complete``, mark the item published; else remember
+        those channels and drop the lease, so that the retry publishes only the others."""
+        if not complete:
+            with store_call("UpdateItem", self._table):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(job_id, digest_key),
+                    UpdateExpression="SET #state = :scheduled ADD channelsDone :done REMOVE leaseUntil, leaseBy",
+                    ExpressionAttributeNames={"#state": "state"},
+                    ExpressionAttributeValues={":scheduled": {"S": SCHEDULED}, ":done": {"SS": sorted(channels)}},
+                )
+            return
         with store_call("UpdateItem", self._table):
             self._client.update_item(
                 TableName=self._table,
@@ -109,22 +126,24 @@ class DigestLedger:
         )
 
     def _conditional(self, job_id: str, digest_key: str, expression: str, values: Dict[str, Any],
-                     condition: str) -> bool:
+                     condition: str) -> Optional[Dict[str, Any]]:
+        """The update if ``condition`` holds: the item as it was (``{}`` when new), or ``None``."""
         with store_call("UpdateItem", self._table):
             try:
-                self._client.update_item(
+                response = self._client.update_item(
                     TableName=self._table,
                     Key=self._key(job_id, digest_key),
                     UpdateExpression=expression,
                     ConditionExpression=condition,
                     ExpressionAttributeNames={"#state": "state"},
                     ExpressionAttributeValues=values,
+                    ReturnValues="ALL_OLD",
                 )
             except ClientError as err:
                 if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                    return False
+                    return None
                 raise
-        return True
+        return response.get("Attributes") or {}
 
     @staticmethod
     def _key(job_id: str, digest_key: str) -> Dict[str, Any]:

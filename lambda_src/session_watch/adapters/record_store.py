@@ -15,7 +15,7 @@ import math
 import uuid
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, cast
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -151,54 +151,54 @@ class RecordStore:
         old_item = response.get("Attributes") or {}
         previous = old_item.get("status", {}).get("S")
         kind = SaveKind.CLAIMED if claim_notification else SaveKind.WRITTEN
-        return SaveResult(kind, previous)
-
-    def mark_notified(self, record: Record) -> None:
-        """The status was published: remember it, release the lease."""
-        self._update(
-            record,
-            "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus, notifyingBy",
-            {":status": record["status"]},
-        )
+        prefix = f"{record['status']}#"
+        done = frozenset(c[len(prefix):] for c in old_item.get("channelsDone", {}).get("SS", []) if c.startswith(prefix))
+        return SaveResult(kind, previous, channels_done=done)
 
     def move_to_digest(self, record: Record, digest_window: str) -> None:
         """Put a record that missed its digest window's flush into another window."""
         self._update(record, "SET digestWindow = :window", {":window": digest_window})
 
-    def mark_notified_many(self, records: Sequence[Record]) -> None:
-        """``mark_notified`` for many records: TransactWriteItems of up to 100 unconditional updates.
-
-        A transaction the service cancels (a concurrent write to one of the items) falls back to one
-        UpdateItem per record, so no record is left unmarked.
+    def mark_published(self, published: Sequence[Tuple[Record, Sequence[str], bool]]) -> None:
+        """Remember what was published and release the claims: TransactWriteItems of up to 100
+        unconditional updates (one UpdateItem for one). A complete notification sets ``notifiedStatus``;
+        a partial one adds its channels to ``channelsDone`` (``<status>#<channel>``), so that the retry
+        publishes only the others. A transaction the service cancels (a concurrent write to one of the
+        items) falls back to one UpdateItem per record, so no record is left unmarked.
         """
-        unique = list({(r["jobId"], r["sessionActionId"]): r for r in records}.values())
-        for start in range(0, len(unique), TRANSACTION_LIMIT):
-            chunk = unique[start:start + TRANSACTION_LIMIT]
+        unique = list({(r["jobId"], r["sessionActionId"]): (r, c, done) for r, c, done in published}.values())
+        updates = [self._published_update(*entry) for entry in unique]
+        for start in range(0, len(updates), TRANSACTION_LIMIT):
+            chunk = updates[start:start + TRANSACTION_LIMIT]
             if len(chunk) == 1:
-                self.mark_notified(chunk[0])
+                with store_call("UpdateItem", self._table):
+                    self._client.update_item(TableName=self._table, **chunk[0])
                 continue
-            actions = [
-                {"Update": {
-                    "TableName": self._table,
-                    "Key": self._key(r),
-                    "UpdateExpression": "SET notifiedStatus = :status REMOVE notifyLeaseUntil, notifyingStatus, notifyingBy",
-                    "ExpressionAttributeValues": self._serialize_values({":status": r["status"]}),
-                }}
-                for r in chunk
-            ]
             try:
-                self._client.transact_write_items(TransactItems=actions)
+                self._client.transact_write_items(
+                    TransactItems=[{"Update": dict(TableName=self._table, **u)} for u in chunk])
             except ClientError as err:
                 if err.response.get("Error", {}).get("Code") not in (
                     "TransactionCanceledException", "TransactionConflictException"
                 ):
                     with store_call("TransactWriteItems", self._table):
                         raise
-                for r in chunk:
-                    self.mark_notified(r)
+                for update in chunk:
+                    with store_call("UpdateItem", self._table):
+                        self._client.update_item(TableName=self._table, **update)
             except BotoCoreError:
                 with store_call("TransactWriteItems", self._table):
                     raise
+
+    def _published_update(self, record: Record, channels: Sequence[str], complete: bool) -> Dict[str, Any]:
+        release = "notifyLeaseUntil, notifyingStatus, notifyingBy"
+        if complete:
+            return dict(Key=self._key(record),
+                        UpdateExpression=f"SET notifiedStatus = :status REMOVE {release}, channelsDone",
+                        ExpressionAttributeValues=self._serialize_values({":status": record["status"]}))
+        done = {"SS": sorted(f"{record['status']}#{c}" for c in channels)}
+        return dict(Key=self._key(record), UpdateExpression=f"ADD channelsDone :done REMOVE {release}",
+                    ExpressionAttributeValues={":done": done})
 
     def release_claim(self, record: Record) -> None:
         """Publishing failed: drop the lease so that a retry may publish at once."""

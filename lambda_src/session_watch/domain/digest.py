@@ -11,6 +11,8 @@ document, so that when the message must be cut to fit SNS both are cut alike (``
 
 from __future__ import annotations
 
+import json
+
 import heapq
 from collections import Counter
 from collections.abc import Mapping
@@ -18,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .enrichment import JOB_NAME_LIMIT, ROOT_CAUSE_FIELDS, JobInfo, id_number, monitor_job_url
+from .chat import chat_for_digest, chat_for_job_run
 from .notification import (
     KIND_DIGEST,
     KIND_JOB_RUN,
@@ -132,7 +135,8 @@ def render_digest(
     )
     attributes = attribute_values({"kind": KIND_DIGEST, "outcome": "failure", "farmId": farm_id,
                                    "queueId": queue_id, "jobId": job_id})
-    return Notification(subject=subject, email=email, message=message, attributes=attributes)
+    return Notification(subject=subject, email=email, message=message, attributes=attributes, body=default,
+                        chat=chat_for_digest(json.loads(default)))
 
 
 class _Summary:
@@ -380,7 +384,8 @@ def render_job_run(
         "queueId": change.queue_id,
         "jobId": change.job_id,
     })
-    return Notification(subject=subject, email=email, message=message, attributes=attributes)
+    return Notification(subject=subject, email=email, message=message, attributes=attributes, body=default,
+                        chat=chat_for_job_run(json.loads(default)))
 
 
 def _job_run_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> str:

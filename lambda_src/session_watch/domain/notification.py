@@ -49,15 +49,23 @@ ATTRIBUTE_KEYS = names.RECORD_ATTRIBUTE_KEYS
 
 @dataclass(frozen=True)
 class Notification:
-    subject: str
-    email: str
-    message: str  # the SNS Message for MessageStructure="json"
-    attributes: Dict[str, str]
+    """One notification, rendered for every channel (``names.CHANNELS``)."""
+
+    subject: str  # the email subject (SNS: under 100 printable ASCII characters)
+    email: str  # the readable text: the email channel's message
+    message: str  # default and email as one JSON text: what the size budget is measured on
+    attributes: Dict[str, str]  # filterable message attributes (``kind`` among them)
+    body: str = ""  # the JSON object (record, digest, job-level): the machines' message, the event's detail
+    chat: Optional[Dict[str, Any]] = None  # Amazon Q Developer custom notification (None: not rendered)
 
     @property
     def kind(self) -> Optional[str]:
         """``sessionAction``, ``digest`` or ``jobRun`` (also the ``kind`` message attribute)."""
         return self.attributes.get("kind")
+
+    @property
+    def job_id(self) -> Optional[str]:
+        return self.attributes.get("jobId")
 
 
 def session_log_location(record: Record) -> Dict[str, Optional[str]]:
@@ -95,7 +103,15 @@ def render_notification(record: Record) -> Notification:
     )
     attributes = attribute_values({k: record.get(k) for k in ATTRIBUTE_KEYS})
     attributes["kind"] = KIND_SESSION_ACTION
-    return Notification(subject=render_subject(record), email=email, message=message, attributes=attributes)
+    return Notification(subject=render_subject(record), email=email, message=message, attributes=attributes,
+                        body=default, chat=_chat_for_record(record))
+
+
+def _chat_for_record(record: Record) -> Dict[str, Any]:
+    from .chat import chat_for_record  # chat.py uses this module's text helpers: imported at call time
+
+    return chat_for_record(record)
+
 
 
 def render_subject(record: Record) -> str:

@@ -103,8 +103,9 @@ class DigestWindows:
         ledger = self._ledger()
         key = window_key(flush.window_start)
         result: Dict[str, Any] = {"digest": {"jobId": flush.job_id, "windowStart": flush.window_start}}
-        if not claim_ledger_item(ledger, flush.job_id, key, now=inv.now, lease_seconds=inv.lease_seconds,
-                                 what=f"digest {flush.job_id} window {flush.window_start}"):
+        done = claim_ledger_item(ledger, flush.job_id, key, now=inv.now, lease_seconds=inv.lease_seconds,
+                                 what=f"digest {flush.job_id} window {flush.window_start}")
+        if done is None:
             result["digest"]["status"] = "already published"
             return result
 
@@ -125,7 +126,7 @@ class DigestWindows:
             monitor_url=monitor_job_url(s.monitor_url, flush.farm_id, flush.queue_id, flush.job_id),
             missing=missing,
         )
-        message_id = inv.outbox.publish_now(notification, LedgerClaim(flush.job_id, key, len(members)))
+        message_id = inv.outbox.publish_now(notification, LedgerClaim(flush.job_id, key, len(members)), done=done)
         count(Metric.DIGESTS_PUBLISHED)
         logger.info("digest published", extra={"jobId": flush.job_id, "windowStart": flush.window_start,
                                                 "failures": len(members), "messageId": message_id})

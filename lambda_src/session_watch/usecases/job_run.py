@@ -32,8 +32,9 @@ class JobRuns:
         if ledger is None:
             raise ConfigurationError("DIGEST_TABLE_NAME", "is not set; job-level messages need the digest table")
         key = job_run_key(status, change.task_run_status_counts)
-        if not claim_ledger_item(ledger, change.job_id, key, now=inv.now, lease_seconds=inv.lease_seconds,
-                                 what=f"job {change.job_id} {status}"):
+        done = claim_ledger_item(ledger, change.job_id, key, now=inv.now, lease_seconds=inv.lease_seconds,
+                                 what=f"job {change.job_id} {status}")
+        if done is None:
             result["jobRun"]["status"] = "already published"
             return result
 
@@ -46,7 +47,7 @@ class JobRuns:
             monitor_url=monitor_job_url(self._settings.monitor_url, change.farm_id, change.queue_id, change.job_id),
             missing=missing,
         )
-        message_id = inv.outbox.publish_now(notification, LedgerClaim(change.job_id, key, 1))
+        message_id = inv.outbox.publish_now(notification, LedgerClaim(change.job_id, key, 1), done=done)
         count(Metric.JOB_RUN_PUBLISHED)
         logger.info("job-level message published",
                     extra={"jobId": change.job_id, "taskRunStatus": status, "messageId": message_id})

@@ -16,8 +16,9 @@ returns or raises, so no claim waits for its lease to run out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
+from .. import names
 from ..domain.notification import Notification, render_notification
 from ..domain.record import Record
 from ..errors import NotificationError, NotificationPending, SessionWatchError
@@ -31,7 +32,7 @@ LEDGER_RETENTION_SECONDS = 2 * 86400
 @dataclass
 class RecordClaim:
     record: Record
-    #: Called once the notification is out (the session action use case remembers root causes).
+    #: Called once the notification is out on every channel (the use case remembers root causes).
     on_published: Optional[Callable[[], None]] = None
 
 
@@ -46,10 +47,26 @@ class LedgerClaim:
 class Claimed:
     notification: Notification
     claim: Union[RecordClaim, LedgerClaim]
+    #: The channels it still needs (the ones that are on, less those an earlier claim published it on).
+    channels: Tuple[str, ...]
     #: The batch item (SQS message id) that fails when this cannot be published; None outside a batch.
     item_id: Optional[str] = None
-    message_id: Optional[str] = None
-    error: Optional[NotificationError] = None
+    #: Per channel: the message or event id, or the error.
+    results: Dict[str, Union[str, NotificationError]] = field(default_factory=dict)
+
+    @property
+    def published(self) -> List[str]:
+        return [c for c in self.channels if isinstance(self.results.get(c), str)]
+
+    @property
+    def error(self) -> Optional[NotificationError]:
+        return next((r for r in self.results.values() if isinstance(r, NotificationError)), None)
+
+    @property
+    def message_id(self) -> str:
+        """The machines' message id (the id every log line and result names)."""
+        first = self.results.get(names.CHANNEL_MACHINES)
+        return first if isinstance(first, str) else next((r for r in self.results.values() if isinstance(r, str)), "")
 
 
 @dataclass
@@ -57,74 +74,77 @@ class Outbox:
     records: RecordPort
     notifications: NotificationPort
     ledger: Optional[LedgerPort]
-    #: True in a batch: deferred notifications go out together with PublishBatch.
+    #: True in a batch: deferred notifications go out together (PublishBatch, PutEvents of many).
     batched: bool = False
     pending: List[Claimed] = field(default_factory=list)
     published: int = 0
 
-    def add_record(self, record: Record, item_id: Optional[str],
-                   on_published: Optional[Callable[[], None]] = None) -> None:
-        """Publish this claimed record's notification when the invocation ends."""
-        self.pending.append(Claimed(render_notification(record), RecordClaim(record, on_published), item_id))
+    def add_record(self, record: Record, item_id: Optional[str], on_published: Optional[Callable[[], None]] = None,
+                   *, done: FrozenSet[str] = frozenset()) -> None:
+        """Publish this claimed record's notification when the invocation ends (on the channels not ``done``)."""
+        self.pending.append(Claimed(render_notification(record), RecordClaim(record, on_published),
+                                    self._channels(done), item_id))
 
-    def publish_now(self, notification: Notification, claim: Union[RecordClaim, LedgerClaim]) -> str:
-        """Publish one claimed notification now; its message id, or its ``NotificationError``."""
-        entry = Claimed(notification, claim)
+    def publish_now(self, notification: Notification, claim: Union[RecordClaim, LedgerClaim], *,
+                    done: FrozenSet[str] = frozenset()) -> str:
+        """Publish one claimed notification now; its machines' message id, or its ``NotificationError``."""
+        entry = Claimed(notification, claim, self._channels(done))
         self._publish([entry])
         if entry.error is not None:
             raise entry.error
-        return entry.message_id or ""
+        return entry.message_id
 
     def flush(self) -> List[Claimed]:
-        """Publish every deferred notification; return those that failed (each with its ``error``)."""
+        """Publish every deferred notification; return those that failed on a channel (each with its ``error``)."""
         entries, self.pending = self.pending, []
         if not entries:
             return []
         self._publish(entries)
         return [e for e in entries if e.error is not None]
 
+    def _channels(self, done: FrozenSet[str]) -> Tuple[str, ...]:
+        return tuple(c for c in self.notifications.channels if c not in done)
+
     # --- the one publishing path -------------------------------------------------------------
 
     def _publish(self, entries: Sequence[Claimed]) -> None:
-        if self.batched and len(entries) > 1:
-            results = self.notifications.publish_batch([e.notification for e in entries])
-            for entry, result in zip(entries, results):
-                if isinstance(result, NotificationError):
-                    entry.error = result
-                else:
-                    entry.message_id = result
+        todo = [e for e in entries if e.channels]
+        if self.batched and len(todo) > 1:
+            for entry, results in zip(todo, self.notifications.publish_batch(
+                    [(e.notification, e.channels) for e in todo])):
+                entry.results = dict(results)
         else:
-            for entry in entries:
-                try:
-                    entry.message_id = self.notifications.publish(entry.notification)
-                except NotificationError as err:
-                    entry.error = err
+            for entry in todo:
+                entry.results = dict(self.notifications.publish(entry.notification, entry.channels))
         self._settle(entries)
 
     def _settle(self, entries: Sequence[Claimed]) -> None:
-        """Mark what was published; release what was not (the retry publishes it)."""
-        out = [e for e in entries if e.error is None]
-        records = [e.claim.record for e in out if isinstance(e.claim, RecordClaim)]
+        """Remember what was published, per channel; release what was not (the retry publishes it)."""
+        records = [(e.claim.record, e.published, e.error is None) for e in entries
+                   if isinstance(e.claim, RecordClaim) and (e.published or e.error is None)]
         try:
             if records:
-                self.records.mark_notified_many(records)
-            for entry in out:
+                self.records.mark_published(records)
+            for entry in entries:
                 claim = entry.claim
-                if isinstance(claim, LedgerClaim):
+                if isinstance(claim, LedgerClaim) and (entry.published or entry.error is None):
                     assert self.ledger is not None
                     self.ledger.finish(claim.job_id, claim.digest_key, published_count=claim.published_count,
-                                       message_id=entry.message_id or "")
+                                       message_id=entry.message_id, channels=entry.published,
+                                       complete=entry.error is None)
         except SessionWatchError as err:
             # The messages are out; unmarked, a redelivery after the lease may publish them again.
             logger.warning("published but not marked; a redelivery may publish again",
-                           extra={"count": len(out), "errorType": type(err).__name__})
-        self.published += len(out)
-        if out:
-            count(Metric.PUBLISHED, len(out))
-        for entry in out:
+                           extra={"count": len(entries), "errorType": type(err).__name__})
+        complete = [e for e in entries if e.error is None]
+        self.published += len(complete)
+        if complete:
+            count(Metric.PUBLISHED, len(complete))
+        for entry in complete:
             if isinstance(entry.claim, RecordClaim):
                 logger.info("recorded and published",
-                            extra={**safe_summary(entry.claim.record), "messageId": entry.message_id})
+                            extra={**safe_summary(entry.claim.record), "messageId": entry.message_id,
+                                   "channels": list(entry.channels)})
                 if entry.claim.on_published is not None:
                     entry.claim.on_published()
         for entry in entries:
@@ -133,26 +153,31 @@ class Outbox:
 
     def _release(self, entry: Claimed) -> None:
         claim = entry.claim
-        try:
-            if isinstance(claim, RecordClaim):
-                self.records.release_claim(claim.record)
-            elif self.ledger is not None:
-                self.ledger.release(claim.job_id, claim.digest_key)
-        except SessionWatchError as err:  # the lease runs out by itself; the retry publishes then
-            logger.warning("could not release the claim", extra={"errorType": type(err).__name__})
+        if not entry.published:  # a partial publish released its claim when it was marked
+            try:
+                if isinstance(claim, RecordClaim):
+                    self.records.release_claim(claim.record)
+                elif self.ledger is not None:
+                    self.ledger.release(claim.job_id, claim.digest_key)
+            except SessionWatchError as err:  # the lease runs out by itself; the retry publishes then
+                logger.warning("could not release the claim", extra={"errorType": type(err).__name__})
         summary = safe_summary(claim.record) if isinstance(claim, RecordClaim) else {"jobId": claim.job_id}
+        failed = [c for c in entry.channels if c not in entry.published]
         logger.warning("publish failed; it will be retried",
-                       extra={**summary, "errorType": type(entry.error).__name__})
+                       extra={**summary, "errorType": type(entry.error).__name__, "failedChannels": failed,
+                              "publishedChannels": entry.published})
 
 
 def claim_ledger_item(ledger: LedgerPort, job_id: str, digest_key: str, *, now: float, lease_seconds: float,
-                      what: str) -> bool:
-    """Take a ledger item's publishing lease: False when it is already published; ``NotificationPending``
-    while another invocation holds the lease (the retry finds it published, or the lease expired)."""
-    if ledger.begin(job_id, digest_key, now=now, lease_until=now + lease_seconds,
-                    expires_at=int(now) + LEDGER_RETENTION_SECONDS):
-        return True
+                      what: str) -> Optional[FrozenSet[str]]:
+    """Take a ledger item's publishing lease: the channels it was already published on (usually none), or
+    ``None`` when it is already published everywhere; ``NotificationPending`` while another invocation
+    holds the lease (the retry finds it published, or the lease expired)."""
+    done = ledger.begin(job_id, digest_key, now=now, lease_until=now + lease_seconds,
+                        expires_at=int(now) + LEDGER_RETENTION_SECONDS)
+    if done is not None:
+        return done
     if ledger.state(job_id, digest_key) == "published":
         count(Metric.DEDUPLICATED)
-        return False
+        return None
     raise NotificationPending(f"{what}: another invocation is publishing it; retry later")

@@ -114,7 +114,7 @@ class SessionActions:
                 self._windows.joined(record, start, inv)
                 _done(on_published)
             else:
-                inv.outbox.add_record(record, item_id, on_published)
+                inv.outbox.add_record(record, item_id, on_published, done=result.channels_done)
             return record
         logger.info("recorded", extra=summary)
         _done(on_published)
