@@ -1,13 +1,19 @@
 """Fixtures shared by every suite. Nothing here may reach a real AWS endpoint: fake credentials are set
-before any test module imports boto3, and every client is pointed at 127.0.0.1."""
+before any test module imports boto3, and every client is pointed at 127.0.0.1.
+
+Hypothesis runs under the profile ``HYPOTHESIS_PROFILE`` names (``tests/hypothesis_profiles.py``): ``ci``,
+derandomized, unless ``make fuzz`` asks for ``fuzz``. It is loaded here, before any test module is imported,
+so that every ``@settings`` inherits from it."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests import hypothesis_profiles
 from tests.support.aws import LambdaContext, apply_fake_credentials, function_environment, provision
 
 apply_fake_credentials()
+hypothesis_profiles.load()
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from session_watch.adapters import clients
 from session_watch.domain.record import RECORD_FIELDS, TERMINAL_STATUSES
 from session_watch.errors import InvalidEventError, NotificationError, SessionWatchError
+from tests.hypothesis_profiles import examples
 from tests.support.strategies import INVOCATIONS, REF_OBJ, WIRE_RESPONSE, _wire_safe
+
+pytestmark = pytest.mark.fuzz  # make fuzz: HYPOTHESIS_PROFILE=fuzz, random and longer
 
 #: The typed errors of the README's "Errors" table.
 DOCUMENTED = {"InvalidEventError", "UnsupportedEventError", "ConfigurationError", "MalformedSessionActionError",
@@ -79,7 +82,7 @@ def test_fuzz_invocation_inputs_through_the_handler(farm, invoke, local_aws, kno
     notified = [0]
     kinds: Counter = Counter()
 
-    @settings(max_examples=150, **HANDLER_FUZZ)
+    @settings(max_examples=examples(150), **HANDLER_FUZZ)
     @given(with_real_ids(known_ids))
     def check(event):
         before = stored_keys(local_aws)
@@ -128,7 +131,7 @@ def test_fuzz_deadline_answers_through_the_handler(lambda_env, invoke, local_aws
     published: List[str] = []
     kinds: Counter = Counter()
 
-    @settings(max_examples=120, **HANDLER_FUZZ)
+    @settings(max_examples=examples(120), **HANDLER_FUZZ)
     @given(WIRE_RESPONSE.filter(_wire_safe))
     def check(response):
         answer["body"] = json.dumps(response).encode()

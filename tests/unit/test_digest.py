@@ -12,6 +12,7 @@ from session_watch.domain.enrichment import ROOT_CAUSE_FIELDS, JobInfo, logs_con
 from session_watch.domain.notification import CUT_MARKER, MESSAGE_BYTE_BUDGET, SNS_MESSAGE_LIMIT, TRIMMED_NOTE
 from session_watch.domain.record import RECORD_FIELDS
 from session_watch.domain.requests import JobRunChange, parse_invocation
+from tests.hypothesis_profiles import examples
 
 FARM = "farm-" + "0" * 32
 QUEUE = "queue-" + "1" * 32
@@ -277,7 +278,7 @@ JUNK_TEXT = st.one_of(st.none(), st.text(max_size=20),
                       st.builds(lambda c, n: c * n, st.characters(), st.integers(1, 60_000)))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(st.fixed_dictionaries({
     "status": JUNK_TEXT, "stepId": JUNK_TEXT, "processExitCode": st.one_of(st.none(), st.integers()),
     "progressMessage": JUNK_TEXT, "taskId": JUNK_TEXT, "endedAt": JUNK_TEXT, "logsUrl": JUNK_TEXT,

@@ -34,13 +34,16 @@ from session_watch.domain.notification import MESSAGE_BYTE_BUDGET, SUBJECT_LIMIT
 from session_watch.domain.record import RECORD_FIELDS, TERMINAL_STATUSES, classify_status
 from session_watch.domain.requests import ID_PATTERNS, SessionActionRef, TaskRunChange, parse_invocation
 from session_watch.errors import InvalidEventError, MalformedSessionActionError, SessionWatchError
+from tests.hypothesis_profiles import examples
 from tests.support.strategies import IDS, INVOCATIONS, REF_OBJ, RESPONSE, WIRE_RESPONSE, _wire_safe
+
+pytestmark = pytest.mark.fuzz  # make fuzz: HYPOTHESIS_PROFILE=fuzz, random and longer
 
 FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                    HealthCheck.large_base_example])
 
 
-@settings(max_examples=3000, **FUZZ)
+@settings(max_examples=examples(3000), **FUZZ)
 @given(INVOCATIONS)
 def test_fuzz_invocation_input_is_a_typed_request_or_an_invalid_event_error(event):
     try:
@@ -82,7 +85,7 @@ def check_record(record: Dict[str, Any]) -> None:
     _STORE._serialize_values({k: v for k, v in record.items() if v is not None})
 
 
-@settings(max_examples=5600, **FUZZ)
+@settings(max_examples=examples(5600), **FUZZ)
 @given(RESPONSE)
 def test_fuzz_session_action_answer_gives_a_storable_record_or_a_malformed_error(response):
     try:
@@ -120,7 +123,7 @@ def wire():
     return state
 
 
-@settings(max_examples=1200, **FUZZ)
+@settings(max_examples=examples(1200), **FUZZ)
 @given(WIRE_RESPONSE.filter(_wire_safe))
 def test_fuzz_wire_answer_through_botocore_gives_a_record_or_a_typed_error(wire, response):
     wire["body"] = json.dumps(response).encode()
