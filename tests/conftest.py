@@ -7,6 +7,8 @@ so that every ``@settings`` inherits from it."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests import hypothesis_profiles
@@ -14,6 +16,10 @@ from tests.support.aws import LambdaContext, apply_fake_credentials, function_en
 
 apply_fake_credentials()
 hypothesis_profiles.load()
+
+# moto's ThreadedMotoServer serves through werkzeug, which logs every request at INFO: a failing test's
+# report would show hundreds of request lines instead of the failure. Its warnings and errors still show.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
 @pytest.fixture(scope="session")
