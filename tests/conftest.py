@@ -24,8 +24,13 @@ logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    """moto's server on a free local port, for the whole test session."""
+    """moto's server on a free local port, for the whole test session, with the fixes of
+    tests/support/moto_fixes.py (moto bugs, each pinned by tests/integration/test_moto_bugs.py)."""
     from moto.server import ThreadedMotoServer
+
+    from tests.support import moto_fixes
+
+    moto_fixes.apply()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
