@@ -248,10 +248,10 @@ def test_100k_failures_with_4kb_messages_fit_in_one_message_quickly():
                          cause=env_cause(n % 997, message=filler) if n % 2 else None,
                          missing=[f"workerId: GetSession session-{n % 1000} ThrottlingException"])
 
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: what rendering costs, not how busy the shared machine is
     notification = render_digest(records(), window_start=WINDOW, window_seconds=60, sample_size=50, job=SHOT,
                                  monitor_url=MONITOR)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert message_bytes(notification) <= MESSAGE_BYTE_BUDGET < SNS_MESSAGE_LIMIT
     assert elapsed < 10, elapsed  # about 2 s on a laptop, generating the records included
     default = json.loads(json.loads(notification.message)["default"])
