@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt lambda_src/requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup test synth demo bench scan clean
+.PHONY: setup test fuzz synth demo bench scan clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -18,8 +18,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# derandomized hypothesis (profile "ci", tests/hypothesis_profiles.py): the same examples on every run
 test: setup
 	$(PY) -m pytest
+
+# random hypothesis with 10x the examples and an example database under .hypothesis/ (profile "fuzz")
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m fuzz $(FUZZ_ARGS)
 
 synth: setup
 	npx cdk synth --quiet

@@ -1,19 +1,36 @@
 """Fixtures shared by every suite. Nothing here may reach a real AWS endpoint: fake credentials are set
-before any test module imports boto3, and every client is pointed at 127.0.0.1."""
+before any test module imports boto3, and every client is pointed at 127.0.0.1.
+
+Hypothesis runs under the profile ``HYPOTHESIS_PROFILE`` names (``tests/hypothesis_profiles.py``): ``ci``,
+derandomized, unless ``make fuzz`` asks for ``fuzz``. It is loaded here, before any test module is imported,
+so that every ``@settings`` inherits from it."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from tests import hypothesis_profiles
 from tests.support.aws import LambdaContext, apply_fake_credentials, function_environment, provision
 
 apply_fake_credentials()
+hypothesis_profiles.load()
+
+# moto's ThreadedMotoServer serves through werkzeug, which logs every request at INFO: a failing test's
+# report would show hundreds of request lines instead of the failure. Its warnings and errors still show.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    """moto's server on a free local port, for the whole test session."""
+    """moto's server on a free local port, for the whole test session, with the fixes of
+    tests/support/moto_fixes.py (moto bugs, each pinned by tests/integration/test_moto_bugs.py)."""
     from moto.server import ThreadedMotoServer
+
+    from tests.support import moto_fixes
+
+    moto_fixes.apply()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

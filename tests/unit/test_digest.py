@@ -12,6 +12,7 @@ from session_watch.domain.enrichment import ROOT_CAUSE_FIELDS, JobInfo, logs_con
 from session_watch.domain.notification import CUT_MARKER, MESSAGE_BYTE_BUDGET, SNS_MESSAGE_LIMIT, TRIMMED_NOTE
 from session_watch.domain.record import RECORD_FIELDS
 from session_watch.domain.requests import JobRunChange, parse_invocation
+from tests.hypothesis_profiles import examples
 
 FARM = "farm-" + "0" * 32
 QUEUE = "queue-" + "1" * 32
@@ -247,10 +248,10 @@ def test_100k_failures_with_4kb_messages_fit_in_one_message_quickly():
                          cause=env_cause(n % 997, message=filler) if n % 2 else None,
                          missing=[f"workerId: GetSession session-{n % 1000} ThrottlingException"])
 
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: what rendering costs, not how busy the shared machine is
     notification = render_digest(records(), window_start=WINDOW, window_seconds=60, sample_size=50, job=SHOT,
                                  monitor_url=MONITOR)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert message_bytes(notification) <= MESSAGE_BYTE_BUDGET < SNS_MESSAGE_LIMIT
     assert elapsed < 10, elapsed  # about 2 s on a laptop, generating the records included
     default = json.loads(json.loads(notification.message)["default"])
@@ -277,7 +278,7 @@ JUNK_TEXT = st.one_of(st.none(), st.text(max_size=20),
                       st.builds(lambda c, n: c * n, st.characters(), st.integers(1, 60_000)))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(st.fixed_dictionaries({
     "status": JUNK_TEXT, "stepId": JUNK_TEXT, "processExitCode": st.one_of(st.none(), st.integers()),
     "progressMessage": JUNK_TEXT, "taskId": JUNK_TEXT, "endedAt": JUNK_TEXT, "logsUrl": JUNK_TEXT,

@@ -30,6 +30,7 @@ from session_watch.domain.enrichment import (
 from session_watch.domain.normalise import normalise_session_action
 from session_watch.domain.record import RECORD_FIELDS
 from session_watch.errors import MalformedSessionActionError
+from tests.hypothesis_profiles import examples
 
 FARM = "farm-" + "0" * 32
 QUEUE = "queue-" + "1" * 32
@@ -224,7 +225,7 @@ def test_logs_console_url_without_a_region_or_console_is_none_and_without_a_stre
     assert logs_console_url("us-east-1", "/g", None).endswith("#logsV2:log-groups/log-group/$252Fg")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(group=st.text(min_size=1, max_size=80), stream=st.text(min_size=1, max_size=80))
 def test_logs_console_url_round_trips_any_names(group, stream):
     url = logs_console_url("us-west-2", group, stream)
@@ -319,7 +320,7 @@ def test_first_failed_action_reads_iso_text_naive_datetimes_and_skips_junk():
     assert first_failed_action_id([summary(1, status="SUCCEEDED")]) is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["FAILED", "SUCCEEDED", "NEVER_ATTEMPTED"]),
                           st.one_of(st.none(), st.integers(0, 5))), max_size=12, unique_by=lambda t: t[0]),
        st.randoms())

@@ -22,6 +22,7 @@ from session_watch.domain.record import (
     RECORD_FIELDS,
 )
 from session_watch.errors import MalformedSessionActionError
+from tests.hypothesis_profiles import examples
 
 EVENTS = Path(__file__).parent.parent / "events"
 IDS = dict(
@@ -305,7 +306,7 @@ _response = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_response)
 def test_any_model_shaped_response_normalises_to_a_complete_json_safe_record(response):
     record = normalise_session_action(response, **IDS)

@@ -17,6 +17,7 @@ from session_watch.domain.notification import (
     session_log_location,
 )
 from session_watch.domain.record import RECORD_FIELDS
+from tests.hypothesis_profiles import examples
 
 
 def record(**overrides):
@@ -79,7 +80,7 @@ def test_attributes_for_filter_policies():
     assert notification.kind == "sessionAction"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     action=st.one_of(st.sampled_from(["taskRun", "envEnter", "envExit", "syncInputJobAttachments"]), st.text(max_size=300)),
     status=st.text(max_size=50),
@@ -222,7 +223,7 @@ CHAR = st.characters(exclude_categories=("Cs",))  # lone surrogates: see test_lo
 TEXT = st.one_of(st.text(CHAR, max_size=30), st.builds(lambda c, n: c * n, CHAR, st.integers(1000, 120_000)))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     message=st.one_of(st.none(), TEXT),
     params=st.dictionaries(st.text(CHAR, max_size=20), st.one_of(st.integers(), TEXT), max_size=6),

@@ -17,6 +17,7 @@ from session_watch.domain.requests import (
     parse_sqs_body,
 )
 from session_watch.errors import InvalidEventError, UnsupportedEventError
+from tests.hypothesis_profiles import examples
 
 EVENTS = Path(__file__).parent.parent / "events"
 IDS = {
@@ -155,7 +156,7 @@ def test_bad_job_event_names_the_field(edit, field):
     assert len(str(raised.value)) < 300
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.dictionaries(st.text(max_size=70), st.one_of(st.integers(), st.floats(), st.text(max_size=5), st.none()),
                        max_size=15))
 def test_any_counts_map_is_parsed_exactly_or_rejected_naming_the_status(counts):
@@ -261,7 +262,7 @@ def test_error_message_does_not_echo_a_huge_value():
     assert len(str(raised.value)) < 200
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=40)),
     lambda children: st.one_of(
@@ -281,7 +282,7 @@ def test_arbitrary_input_is_parsed_or_rejected_with_a_typed_error(event):
         assert isinstance(request, (SessionActionRef, TaskRunChange, JobRunChange, DigestFlush))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=200) | st.recursive(st.none() | st.integers() | st.text(max_size=20),
                                             lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c,
                                                                                                max_size=4)).map(json.dumps))

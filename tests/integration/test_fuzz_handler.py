@@ -6,8 +6,8 @@ rejected with one of the documented typed errors (``errors.py``), never a bare K
 AttributeError or anything else; for rejected input nothing is written and nothing is published (the one
 documented exception: ``NotificationError`` keeps the record it wrote, so that a retry publishes).
 
-Fewer examples than the pure fuzzing in ``test_fuzz_normalise.py`` (whose strategies are reused here):
-every example makes real requests.
+Fewer examples than the pure fuzzing in ``tests/unit/test_fuzz_normalise.py`` (the strategies both use live
+in ``tests/support/strategies.py``): every example makes real requests.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from session_watch.adapters import clients
 from session_watch.domain.record import RECORD_FIELDS, TERMINAL_STATUSES
 from session_watch.errors import InvalidEventError, NotificationError, SessionWatchError
-from test_fuzz_normalise import INVOCATIONS, REF_OBJ, WIRE_RESPONSE, _wire_safe  # same directory
+from tests.hypothesis_profiles import examples
+from tests.support.strategies import INVOCATIONS, REF_OBJ, WIRE_RESPONSE, _wire_safe
+
+pytestmark = pytest.mark.fuzz  # make fuzz: HYPOTHESIS_PROFILE=fuzz, random and longer
 
 #: The typed errors of the README's "Errors" table.
 DOCUMENTED = {"InvalidEventError", "UnsupportedEventError", "ConfigurationError", "MalformedSessionActionError",
@@ -79,7 +82,7 @@ def test_fuzz_invocation_inputs_through_the_handler(farm, invoke, local_aws, kno
     notified = [0]
     kinds: Counter = Counter()
 
-    @settings(max_examples=150, **HANDLER_FUZZ)
+    @settings(max_examples=examples(150), **HANDLER_FUZZ)
     @given(with_real_ids(known_ids))
     def check(event):
         before = stored_keys(local_aws)
@@ -128,7 +131,7 @@ def test_fuzz_deadline_answers_through_the_handler(lambda_env, invoke, local_aws
     published: List[str] = []
     kinds: Counter = Counter()
 
-    @settings(max_examples=120, **HANDLER_FUZZ)
+    @settings(max_examples=examples(120), **HANDLER_FUZZ)
     @given(WIRE_RESPONSE.filter(_wire_safe))
     def check(response):
         answer["body"] = json.dumps(response).encode()
