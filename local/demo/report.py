@@ -278,7 +278,8 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
     for check in result.checks:
         p(f"  {'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
     p()
-    p(f"Logs: function {result.function['log']}; moto server {result.moto['log']}")
+    kept = "" if result.options.workdir else " (deleted when the demo exits; --workdir DIR keeps them)"
+    p(f"Logs{kept}: function {result.function['log']}; moto server {result.moto['log']}")
     p(verdict_line(result))
 
 

@@ -4,9 +4,9 @@
 notification mode and event delivery asked for), starts moto's server and the Deadline Cloud stand-in,
 deploys the stack, plays the scenario (EventBridge -> the event queue -> Lambda's SQS event source -> the
 function, or EventBridge -> the function with ``eventDelivery=direct``), waits for the digest flushes the
-function scheduled, runs the state machine, reads what came out and checks it. Both servers are stopped when
-it returns or raises (including KeyboardInterrupt); ``on_ready`` is called while they still run
-(``--keep-running`` waits there).
+function scheduled, runs the state machine, reads what came out and checks it. Both servers are stopped, and
+the temporary directory of the run's logs removed, when it returns or raises (including KeyboardInterrupt);
+``on_ready`` is called while they still run (``--keep-running`` waits there).
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ DEFAULT_REGION = "us-west-2"
 DEMO_DIGEST_WINDOW_SECONDS = 10
 NOTIFY_MODES = ("each", "digest")
 EVENT_DELIVERIES = ("queue", "direct")
+#: The run's logs go to a temporary directory of this prefix (unless ``workdir`` is given), removed at the end.
+TEMP_PREFIX = "session-watch-demo-"
 #: A failed SQS message comes back after this many seconds locally (the queue says minutes).
 RETRY_VISIBILITY_SECONDS = 1
 
@@ -349,8 +351,18 @@ def run_demo(
         raise DeployError(f"mode {options.mode!r} is not one of {', '.join(NOTIFY_MODES)}")
     if options.delivery is not None and options.delivery not in EVENT_DELIVERIES:
         raise DeployError(f"delivery {options.delivery!r} is not one of {', '.join(EVENT_DELIVERIES)}")
-    workdir = Path(options.workdir) if options.workdir else Path(tempfile.mkdtemp(prefix="session-watch-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as cleanup:
+        if options.workdir:
+            workdir = Path(options.workdir)
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:  # removed on every way out: a result, an error, Ctrl-C (the servers stop first: ExitStack order)
+            workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix=TEMP_PREFIX,
+                                                                             ignore_cleanup_errors=True)))
+        return _run(options, progress, on_ready, scenario, workdir, timings, started)
+
+
+def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[DemoResult], None]],
+         scenario: Scenario, workdir: Path, timings: Dict[str, float], started: float) -> DemoResult:
     total = 7
 
     progress.phase(1, total, "Template", str(options.cdk_out))

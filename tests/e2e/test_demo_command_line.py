@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from local.demo import run as demo_run
 from local.demo.scenario import ScenarioError, available_scenarios, load_scenario, resolve_scenario
 from tests.e2e.conftest import REPO_ROOT, SCENARIOS, TEST_SCENARIOS
 
@@ -110,3 +111,18 @@ def test_a_scenario_error_is_one_error_verdict_and_exit_2(monkeypatch, capsys, j
         assert captured.out.strip().startswith("VERDICT: ERROR - the demo could not run: ScenarioError: "
                                                "local/scenarios: is a directory")
     assert "Traceback" not in captured.out + captured.err
+
+
+def test_the_temporary_directory_is_removed_even_on_ctrl_c(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo_run.tempfile, "tempdir", str(tmp_path))
+    seen = []
+
+    class CtrlC(demo_run.Progress):
+        def phase(self, *_args) -> None:
+            seen.extend(tmp_path.glob(demo_run.TEMP_PREFIX + "*"))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        demo_run.run_demo(demo_run.DemoOptions(scenario=TEST_SCENARIOS / "two-frames.json"), CtrlC())
+    assert len(seen) == 1, "the run made its temporary directory"
+    assert list(tmp_path.iterdir()) == [], "and removed it"
