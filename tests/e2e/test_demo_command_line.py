@@ -4,6 +4,8 @@ temporary directory, and ``make demo DEMO_ARGS=--json`` printing nothing but the
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,19 @@ def test_the_temporary_directory_is_removed_even_on_ctrl_c(tmp_path, monkeypatch
         demo_run.run_demo(demo_run.DemoOptions(scenario=TEST_SCENARIOS / "two-frames.json"), CtrlC())
     assert len(seen) == 1, "the run made its temporary directory"
     assert list(tmp_path.iterdir()) == [], "and removed it"
+
+
+def test_make_demo_json_prints_nothing_but_the_demo_output(tmp_path):
+    """make echoes no command line and set-up writes to stderr: ``make demo DEMO_ARGS=--json | jq .`` works.
+    The demo itself is replaced by a stand-in that prints JSON (tests/e2e/test_e2e_cli.py runs the real one)."""
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    if subprocess.run(["make", "-q", "setup"], cwd=REPO_ROOT, capture_output=True).returncode != 0:
+        pytest.skip("make setup is not up to date here (make test runs it first)")
+    stand_in = tmp_path / "python"
+    stand_in.write_text('#!/bin/sh\nprintf \'{"argv": "%s"}\\n\' "$*"\n')
+    stand_in.chmod(0o755)
+    result = subprocess.run(["make", "demo", "DEMO_ARGS=--json", f"PY={stand_in}"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"argv": "-m local.demo --synth --json"}
