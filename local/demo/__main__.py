@@ -1,5 +1,5 @@
-"""``python -m local.demo [--scenario FILE] [--mode each|digest] [--delivery queue|direct] [--keep-running] [--json]
-[--synth] [--cdk-out DIR] [--workdir DIR]``"""
+"""``python -m local.demo [--scenario NAME|FILE] [--mode each|digest] [--delivery queue|direct] [--keep-running]
+[--verbose] [--json] [--synth] [--cdk-out DIR] [--workdir DIR]``"""
 
 from __future__ import annotations
 
@@ -85,6 +85,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                              + ", ".join(available_scenarios()) + f"; default {DEFAULT_SCENARIO.stem})")
     parser.add_argument("--keep-running", action="store_true",
                         help="keep moto and the Deadline Cloud stand-in up after the run (Ctrl-C stops them)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every name, id, link and detail in full (default: short names, the essentials)")
     parser.add_argument("--json", action="store_true",
                         help="print the result as JSON on stdout (progress on stderr)")
     parser.add_argument("--mode", choices=NOTIFY_MODES, default=None,
@@ -110,7 +112,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.path.insert(0, str(REPO_ROOT / "lambda_src"))
 
     progress_out = sys.stderr if args.json else sys.stdout
-    progress = TextProgress(progress_out)
+    progress = TextProgress(progress_out, verbose=args.verbose)
     options = DemoOptions(scenario=Path(args.scenario), cdk_out=args.cdk_out, stack_name=args.stack, synth=args.synth,
                           workdir=args.workdir, mode=args.mode, delivery=args.delivery)
 
@@ -118,7 +120,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.json:
             print(json.dumps(as_json(result), indent=2, default=str), flush=True)
         else:
-            print_summary(result, sys.stdout)
+            print_summary(result, sys.stdout, verbose=args.verbose)
         if args.keep_running:
             _wait_for_ctrl_c(result, progress_out)
 

@@ -146,6 +146,7 @@ class Progress(Listener):
     def header(self, scenario_name: str, path: str) -> None: ...
     def phase(self, number: int, total: int, title: str, detail: str = "") -> None: ...
     def info(self, text: str) -> None: ...
+    def detail(self, text: str) -> None: ...  # a line only --verbose prints
     def mail(self, notifications: List[Notification], labels: Dict[str, str]) -> None: ...
     def deployed(self, deployed: DeployedStack, code_check: Dict[str, Any],
                  async_config: AsyncInvokeConfig) -> None: ...
@@ -370,8 +371,9 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
         context = options.synth_context()
         progress.info(f"synthesising: python app.py (CDK_OUTDIR={options.cdk_out}) with "
                       + " ".join(f"-c {k}={v}" for k, v in context.items()))
-        progress.info(f"the demo's digest window is {options.digest_window} s (the stack's default is 60 s), so a "
-                      f"digest flush comes at most about {options.digest_window + 15} s after a failure")
+        if options.mode != "each":
+            progress.info(f"the demo's digest window is {options.digest_window} s (the stack's default is 60 s), so "
+                          f"a digest comes at most about {options.digest_window + 15} s after a failure")
         timings["synth"] = synthesise(Path(options.cdk_out), context)
         progress.info(f"synthesised in {timings['synth']:.1f} s")
     from local.moto_stack.deploy import CloudAssembly
@@ -389,9 +391,10 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
         progress.info(f"moto_server {_moto_version()} at {moto.endpoint} (pid {moto.pid}, account {account}, "
                       f"{region}), up in {timings['moto_start']:.1f} s")
         if moto.speedups:
-            progress.info("moto speed-ups in its process (same answers, less time; local/moto_stack/moto_speedups.py):")
+            progress.info(f"moto speed-ups in its process: {len(moto.speedups)} (same answers, less time; "
+                          "local/moto_stack/moto_speedups.py)")
             for text in moto.speedups.values():
-                progress.info(f"  + {text}")
+                progress.detail(f"  + {text}")
         clock = demo_clock()
         farm = RenderFarm(scenario.seed, clock=clock, account=account, region=region)
         standin = stack.enter_context(DeadlineStandIn(farm, seed=scenario.seed))
@@ -436,7 +439,8 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
                       + (f", digest window {window} s" if mode == "digest" and window else "")
                       + f"; events reach the function {'through the event queue' if delivery == 'queue' else 'directly'}")
         for mapping in sources.mappings:
-            progress.info(f"SQS event source {mapping.logical_id}: {mapping.describe()}")
+            progress.info(f"SQS event source: {mapping.describe()}")
+            progress.detail(f"  (the template's {mapping.logical_id})")
         deviations = sources.deviations()
         if deviations:
             progress.info("what differs from Lambda's SQS event source, and why:")
