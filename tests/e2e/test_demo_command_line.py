@@ -4,6 +4,7 @@ temporary directory, and ``make demo DEMO_ARGS=--json`` printing nothing but the
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -140,7 +141,9 @@ def test_make_demo_json_prints_nothing_but_the_demo_output(tmp_path):
     stand_in = tmp_path / "python"
     stand_in.write_text('#!/bin/sh\nprintf \'{"argv": "%s"}\\n\' "$*"\n')
     stand_in.chmod(0o755)
-    result = subprocess.run(["make", "demo", "DEMO_ARGS=--json", f"PY={stand_in}"], cwd=REPO_ROOT,
+    # As from a shell: not as a sub-make of `make test` (a sub-make prints "Entering directory" lines).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
+    result = subprocess.run(["make", "demo", "DEMO_ARGS=--json", f"PY={stand_in}"], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"argv": "-m local.demo --synth --json"}
