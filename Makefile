@@ -8,15 +8,18 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt lambda_src/requirements
 
 setup: $(STAMP) node_modules/.installed
 
+# Set-up writes only to stderr, so that a target's stdout is its own (make demo DEMO_ARGS=--json | jq .).
 $(STAMP): requirements.txt lambda_src/requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	rm -f $(VENV)/.installed-*
-	touch $@
+	@echo "setup: $(VENV) (pip install -r requirements.txt)" >&2
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt >&2
+	@rm -f $(VENV)/.installed-*
+	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@echo "setup: node_modules (npm ci: the pinned CDK CLI)" >&2
+	@npm ci --no-audit --no-fund --loglevel=error >&2
+	@touch $@
 
 # derandomized hypothesis (profile "ci", tests/hypothesis_profiles.py): the same examples on every run
 test: setup
@@ -29,8 +32,9 @@ fuzz: setup
 synth: setup
 	npx cdk synth --quiet
 
+# No echo of the command: with --json, stdout is the JSON document and nothing else.
 demo: setup
-	$(PY) -m local.demo --synth $(DEMO_ARGS)
+	@$(PY) -m local.demo --synth $(DEMO_ARGS)
 
 bench: setup
 	$(PY) -m benchmarks.run
@@ -40,7 +44,8 @@ bench: setup
 	.venv-checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 	touch $@
 
-# checkov on the synthesised template, in its own virtualenv (findings and reasons: docs/hardening.md)
+# checkov on the synthesised template, in its own virtualenv. Acknowledged findings carry their reasons on
+# the resources (infra/checkov.py): checkov prints them as SKIPPED with the reason; any other finding fails.
 scan: setup .venv-checkov/.installed
 	rm -rf .build/scan && CDK_OUTDIR=.build/scan $(PY) app.py
 	.venv-checkov/bin/checkov -f .build/scan/DeadlineSessionWatch.template.json --framework cloudformation --skip-download --compact

@@ -28,14 +28,20 @@ def create_app(
     *,
     outdir: Optional[str] = None,
     context: Optional[Mapping[str, Any]] = None,
+    cli_context: Optional[Mapping[str, Any]] = None,
 ) -> App:
     """An App with the stack and the cdk-nag AwsSolutions pack.
 
     ``context`` (default: cdk.json's) is the base; context the CDK CLI passes (``-c``, CDK_CONTEXT_JSON)
-    overrides it. Raises ``ConfigError`` naming the key at fault.
+    overrides it, and ``cli_context`` (``python app.py -c key=value``) overrides both. Raises
+    ``ConfigError`` naming the key at fault.
     """
     base = dict(cdk_json_context() if context is None else context)
-    app = App(outdir=outdir or os.environ.get("CDK_OUTDIR") or str(REPO_ROOT / "cdk.out"), context=base)
+    app = App(
+        outdir=outdir or os.environ.get("CDK_OUTDIR") or str(REPO_ROOT / "cdk.out"),
+        context=base,
+        post_cli_context=dict(cli_context) if cli_context else None,
+    )
 
     config: WatchConfig = load_config(app.node.get_all_context())
 

@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .. import nag
+from .. import checkov, nag
 
 INPUT_KEYS = ("farmId", "queueId", "jobId", "sessionActionId")
 
@@ -127,6 +127,14 @@ class WaitForSessionAction(Construct):
             timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+
+        checkov.acknowledge(
+            self.log_group,
+            "CKV_AWS_158",
+            "CloudWatch Logs encrypts every log group at rest; the state machine logs with "
+            "includeExecutionData false, so no input or output reaches it. A customer-managed key would need a "
+            "key policy for logs.<region>.amazonaws.com and KMS cost for no data that needs it.",
         )
 
         policy = self.state_machine.role.node.find_child("DefaultPolicy")

@@ -15,19 +15,19 @@ on every one of those exits.
 
 Options::
 
-    --scenario FILE   the scenario to play (default local/scenarios/render-12-frames.json;
-                      local/scenarios/throttled-deadline.json throttles the Deadline Cloud stand-in;
-                      local/scenarios/job-fails-entirely.json: 1,000 tasks fail on 10 workers;
-                      local/scenarios/env-enter-fails-one-worker.json: one worker's environment fails)
+    --scenario NAME   the scenario to play: a name from local/scenarios/ or a file (default render-12-frames;
+                      throttled-deadline throttles the Deadline Cloud stand-in; job-fails-entirely: 1,000
+                      tasks fail on 10 workers; env-enter-fails-one-worker: one worker's environment fails)
     --mode MODE       each | digest: synthesise with -c sessionWatch:notifyMode=MODE (default: the stack's
                       default, digest)
     --delivery HOW    queue | direct: synthesise with -c sessionWatch:eventDelivery=HOW (default: queue)
     --keep-running    after the run, keep moto and the stand-in up and print how to reach them (Ctrl-C stops)
+    --verbose         print names, ids, links and details in full (default: short names, the essentials)
     --json            print the result as one JSON document on stdout (progress goes to stderr)
     --synth           run ``python app.py`` into --cdk-out first (also when --cdk-out has no assembly, and
                       with --mode or --delivery); always with -c sessionWatch:digestWindowSeconds=10
     --cdk-out DIR     the cloud assembly to deploy (default ./cdk.out)
-    --workdir DIR     where the function log and moto's log go (default: a new temporary directory)
+    --workdir DIR     where the function log and moto's log go (default: a temporary directory, removed at exit)
 
 Scenarios are data (``local/scenarios/*.json``); their format is described in ``local/demo/scenario.py``
 and their expectations in ``local/demo/checks.py``. The local AWS machinery is ``local/moto_stack``.

@@ -1,5 +1,5 @@
-"""``python -m local.demo [--scenario FILE] [--mode each|digest] [--delivery queue|direct] [--keep-running] [--json]
-[--synth] [--cdk-out DIR] [--workdir DIR]``"""
+"""``python -m local.demo [--scenario NAME|FILE] [--mode each|digest] [--delivery queue|direct] [--keep-running]
+[--verbose] [--json] [--synth] [--cdk-out DIR] [--workdir DIR]``"""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import List, Optional
 
 from ..offline_aws import FAKE_CREDENTIALS, isolate_from_aws
 from .report import TextProgress, as_json, print_summary
+from .scenario import available_scenarios, load_scenario
 from .run import (
     DEFAULT_SCENARIO,
     DEFAULT_STACK,
@@ -67,15 +68,25 @@ def _wait_for_ctrl_c(result: DemoResult, out) -> None:
         print("\nStopping.", file=out, flush=True)
 
 
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m local.demo",
         description="Deadline Session Watch end to end on a simulated render farm, locally: no AWS account, no Docker.",
     )
-    parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO,
-                        help=f"scenario file (default {DEFAULT_SCENARIO.relative_to(REPO_ROOT)})")
+    parser.add_argument("--scenario", default=str(DEFAULT_SCENARIO.relative_to(REPO_ROOT)),
+                        help="a scenario file, or the name of one in local/scenarios/ ("
+                             + ", ".join(available_scenarios()) + f"; default {DEFAULT_SCENARIO.stem})")
     parser.add_argument("--keep-running", action="store_true",
                         help="keep moto and the Deadline Cloud stand-in up after the run (Ctrl-C stops them)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every name, id, link and detail in full (default: short names, the essentials)")
     parser.add_argument("--json", action="store_true",
                         help="print the result as JSON on stdout (progress on stderr)")
     parser.add_argument("--mode", choices=NOTIFY_MODES, default=None,
@@ -101,21 +112,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.path.insert(0, str(REPO_ROOT / "lambda_src"))
 
     progress_out = sys.stderr if args.json else sys.stdout
-    progress = TextProgress(progress_out)
-    options = DemoOptions(scenario=args.scenario, cdk_out=args.cdk_out, stack_name=args.stack, synth=args.synth,
+    progress = TextProgress(progress_out, verbose=args.verbose)
+    options = DemoOptions(scenario=Path(args.scenario), cdk_out=args.cdk_out, stack_name=args.stack, synth=args.synth,
                           workdir=args.workdir, mode=args.mode, delivery=args.delivery)
 
     def on_ready(result: DemoResult) -> None:
         if args.json:
             print(json.dumps(as_json(result), indent=2, default=str), flush=True)
         else:
-            print_summary(result, sys.stdout)
+            print_summary(result, sys.stdout, verbose=args.verbose)
         if args.keep_running:
             _wait_for_ctrl_c(result, progress_out)
 
     try:
-        scenario_name = json.loads(args.scenario.read_text()).get("name", "?") if args.scenario.is_file() else "?"
-        progress.header(scenario_name, str(args.scenario))
+        scenario = load_scenario(args.scenario)  # a ScenarioError names the file and what is wrong with it
+        options.scenario = scenario.path
+        progress.header(scenario.name, _shown_path(scenario.path))
         result = run_demo(options, progress, on_ready)
     except KeyboardInterrupt:
         print("\nVERDICT: INTERRUPTED - servers stopped", file=progress_out, flush=True)

@@ -67,6 +67,11 @@ class Check:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
 
 
+def plural(count: int, singular: str, plural_form: Optional[str] = None) -> str:
+    """``1 digest``, ``2 digests``; ``plural(2, "batch", "batches")``."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
 def _count_ok(value: int, expected: Any) -> bool:
     if expected is None:
         return True
@@ -145,10 +150,10 @@ def evaluate(result: "DemoResult") -> List[Check]:
     items_failed = sum(len(b.failed) for b in result.batches)
     failures = len(raised) + items_failed
     if "functionErrors" in expect or failures:
-        detail = f"{len(raised)} direct invocation(s) raised" if raised or not result.batches else ""
+        detail = f"{plural(len(raised), 'direct invocation')} raised" if raised or not result.batches else ""
         if result.batches:
-            detail += (", " if detail else "") + (f"{items_failed} queue message(s) left for redelivery "
-                                                  f"({len(batch_errors)} batch(es) raised)")
+            detail += (", " if detail else "") + (f"{plural(items_failed, 'queue message')} left for redelivery "
+                                                  f"({plural(len(batch_errors), 'batch', 'batches')} raised)")
         types = sorted(Counter(i.error_type for i in raised) | Counter(b.invocation.error_type for b in batch_errors))
         add(Check(
             "function failures (each retried by Lambda or redelivered by the queue)",
@@ -160,14 +165,14 @@ def evaluate(result: "DemoResult") -> List[Check]:
         add(Check(
             "throttling injected by the Deadline Cloud stand-in",
             _count_ok(result.throttled, expect["throttled"]),
-            f"{result.throttled} ThrottlingException(s) answered (expected {_show(expect['throttled'])})",
+            f"{plural(result.throttled, 'ThrottlingException')} answered (expected {_show(expect['throttled'])})",
         ))
     if result.batches:
         stats = result.event_sources or {}
         over = [f"{q}: {s['peakConcurrency']} > {s['maximumConcurrency']}" for q, s in stats.items()
                 if s.get("maximumConcurrency") and s["peakConcurrency"] > s["maximumConcurrency"]]
         add(Check("SQS event sources: batches within BatchSize and MaximumConcurrency", not over,
-                  "; ".join(f"{q}: {s['batches']} batch(es), {s['records']} record(s), largest {s['largestBatch']}, "
+                  "; ".join(f"{q}: {plural(s['batches'], 'batch', 'batches')}, {plural(s['records'], 'record')}, largest {s['largestBatch']}, "
                             f"peak concurrency {s['peakConcurrency']}" for q, s in stats.items() if s["batches"])
                   + ("; OVER: " + ", ".join(over) if over else "")))
 
@@ -185,7 +190,7 @@ def evaluate(result: "DemoResult") -> List[Check]:
     add(Check(
         "history table holds exactly the expected rows",
         not missing and not extra and not short,
-        f"{len(result.rows)} rows (expected {len(expected_rows) + sum(group_counts.values())})"
+        f"{plural(len(result.rows), 'row')} (expected {len(expected_rows) + sum(group_counts.values())})"
         + _listed("missing", missing) + _listed("unexpected", extra[:20]) + _listed("groups", short),
     ))
     wrong = []
@@ -235,7 +240,7 @@ def evaluate(result: "DemoResult") -> List[Check]:
                     cause_problems.append(f"{row['label']}.rootCause.{key} = {cause.get(key)!r}, expected {value!r}")
     if expect.get("rootCause"):
         add(Check("root causes as expected", not cause_problems,
-                  "; ".join(cause_problems[:10]) or f"{len(expect['rootCause'])} pattern(s) as expected"))
+                  "; ".join(cause_problems[:10]) or f"{plural(len(expect['rootCause']), 'pattern')} as expected"))
 
     notifications = result.notifications
     per_action = [n for n in notifications if result.kind_of(n) == "sessionAction"]
@@ -286,7 +291,7 @@ def evaluate(result: "DemoResult") -> List[Check]:
         count = sum(1 for n in per_action if result.label_of(n.record.get("sessionActionId")) == label)
         ok = delivery.processed and count <= 1
         add(Check(f"duplicate delivery ({emitted.describe()}) published nothing more", ok,
-                  f"processed again ({delivery.outcome}); {count} per-action message(s) for {label}"))
+                  f"processed again ({delivery.outcome}); {plural(count, 'per-action message')} for {label}"))
     delivered_order = [e for _, e in result.play.deliveries]
     for delivery, emitted in result.play.late:
         label = emitted.label
@@ -326,7 +331,7 @@ def evaluate(result: "DemoResult") -> List[Check]:
     dlq = len(result.dead_letters)
     queues = result.dead_letter_queues or {}
     add(Check("dead-letter queues", _count_ok(dlq, expect.get("deadLetters", 0)),
-              f"{dlq} message(s) (expected {_show(expect.get('deadLetters', 0))})"
+              f"{plural(dlq, 'message')} (expected {_show(expect.get('deadLetters', 0))})"
               + (" in " + ", ".join(f"{name} {len(m)}" for name, m in queues.items()) if queues else "")))
     return checks
 
@@ -343,7 +348,7 @@ def _each_checks(result, add, rows, expected_rows, groups, grouped, per_action, 
     add(Check(
         "one message per (session action, status), duplicates and retries included",
         not twice,
-        f"{len(per_action)} per-action messages" + (f"; repeated: {', '.join(twice[:10])}" if twice else ", none repeated"),
+        plural(len(per_action), "per-action message") + (f"; repeated: {', '.join(twice[:10])}" if twice else ", none repeated"),
     ))
     wanted = expect.get("notifications")
     if wanted is None:
@@ -360,7 +365,7 @@ def _each_checks(result, add, rows, expected_rows, groups, grouped, per_action, 
     add(Check(
         "a message for exactly the expected actions",
         not missing_n and not extra_n,
-        f"{len(got)} actions notified (expected {len(wanted)})" + _listed("missing", missing_n[:20])
+        f"{plural(len(got), 'action')} notified (expected {len(wanted)})" + _listed("missing", missing_n[:20])
         + _listed("unexpected", extra_n[:20]),
     ))
     mismatched = []
@@ -392,17 +397,17 @@ def _each_checks(result, add, rows, expected_rows, groups, grouped, per_action, 
                 email_problems.append(f"{label}: e-mail lacks {needle!r}")
     if expect.get("emails"):
         add(Check("e-mail text of the failures", not email_problems, "; ".join(email_problems) or
-                  f"{len(expect['emails'])} e-mails say what was expected"))
+                  f"{plural(len(expect['emails']), 'e-mail')} as expected"))
 
 
 def _digest_checks(result, add, rows, per_action, digests, expect) -> None:
     """``digest`` mode: failures grouped per job and window, nothing announced action by action."""
     add(Check("no per-action message (digest mode groups failures; completions are not announced one by one)",
-              not per_action, f"{len(per_action)} per-action message(s)"))
+              not per_action, f"{plural(len(per_action), 'per-action message')}"))
     per_window = Counter((n.record.get("jobId"), str(n.record.get("windowStart"))) for n in digests)
     twice = [f"{job} window {start} x{count}" for (job, start), count in per_window.items() if count > 1]
     add(Check("at most one digest per job and window", not twice,
-              f"{len(digests)} digest(s) in {len(per_window)} window(s)" + _listed("repeated", twice)))
+              f"{plural(len(digests), 'digest')} in {plural(len(per_window), 'window')}" + _listed("repeated", twice)))
     failed_rows = [r for r in result.rows if r.get("outcome") == "failure"]
     by_job = Counter(r.get("jobId") for r in failed_rows)
     counted = Counter()
@@ -411,7 +416,7 @@ def _digest_checks(result, add, rows, per_action, digests, expect) -> None:
     differ = [f"{job}: digests count {counted.get(job, 0)}, table has {by_job.get(job, 0)}"
               for job in set(by_job) | set(counted) if counted.get(job, 0) != by_job.get(job, 0)]
     add(Check("the digests of each job count exactly its failures in the history table", not differ,
-              "; ".join(differ) or f"{sum(counted.values())} failures in digests = {len(failed_rows)} failure rows"))
+              "; ".join(differ) or f"{plural(sum(counted.values()), 'failure')} in digests = {plural(len(failed_rows), 'failure row')}"))
     window_problems = []
     for row in failed_rows:
         key = row.get("digestWindow")
@@ -426,13 +431,13 @@ def _digest_checks(result, add, rows, per_action, digests, expect) -> None:
     add(Check("every failure row carries its digestWindow (<jobId>#<windowStart>#<shard>) and that window's digest "
               "went out", not window_problems,
               "; ".join(window_problems[:10]) + (f" (+{len(window_problems) - 10} more)" if len(window_problems) > 10
-                                                 else "") or f"{len(failed_rows)} failure rows"))
+                                                 else "") or plural(len(failed_rows), "failure row")))
     windows = [i for i in result.digest_ledger if str(i.get("digestKey", "")).startswith("window#")]
     unpublished = [f"{i.get('jobId')} {i.get('digestKey')}: {i.get('state')}" for i in windows
                    if i.get("state") != "published"]
     if windows or digests:
         add(Check("every digest window in the ledger ended published", not unpublished and bool(windows) == bool(digests),
-                  "; ".join(unpublished) or f"{len(windows)} window(s) published"))
+                  "; ".join(unpublished) or f"{plural(len(windows), 'window')} published"))
     want = expect.get("digest", {})
     if "messages" in want:
         add(Check("digest messages", _count_ok(len(digests), want["messages"]),
@@ -450,7 +455,7 @@ def _digest_checks(result, add, rows, per_action, digests, expect) -> None:
         lacking = [needle for needle in want["emails"] if needle not in texts]
         add(Check("e-mail text of the digests", not lacking and bool(digests),
                   ("lacks " + ", ".join(repr(x) for x in lacking)) if lacking else
-                  f"{len(want['emails'])} phrase(s) found"))
+                  f"{plural(len(want['emails']), 'phrase')} found"))
 
 
 def _listed(what: str, items: List[str]) -> str:

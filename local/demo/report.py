@@ -1,17 +1,49 @@
 """Printing a demo run: progress while it runs, then notifications, history, state machine results, checks
-and the one-line verdict; or the whole result as JSON."""
+and the one-line verdict; or the whole result as JSON.
+
+By default names are short: a deployed resource by its construct's name (``EventsQueue``, not
+``DeadlineSessionWatch-EventsQueue7396B467-7CQHMUJF9TSY``), a Deadline Cloud id by its first characters
+(``job-6747…``), a console link by its host and last part; details a render wrangler does not need (the
+function's whole environment, moto's speed-ups, logical ids) are left out. ``--verbose`` prints everything
+in full. JSON is always in full."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any, Dict, List, Optional, TextIO
 
+from .checks import plural
 from .run import DemoResult, Progress
 
 INDENT = "      "
 #: Above this many lines of one kind (deliveries, messages, rows, e-mails) the report summarises the rest.
 LIST_LIMIT = 30
+
+
+#: A physical name CloudFormation made for a resource: ``<stack>-<logical id><8 hex>-<suffix>``.
+_PHYSICAL = re.compile(r"\b[A-Za-z][A-Za-z0-9]*-([A-Za-z][A-Za-z0-9]*?)[0-9A-F]{8}-[A-Z0-9]{8,13}\b")
+#: A Deadline Cloud id: ``job-<32 hex>`` (sessions, session actions and tasks may have a ``-<n>`` suffix).
+_DEADLINE_ID = re.compile(r"\b(farm|queue|fleet|worker|job|step|task|session|sessionaction)-([0-9a-f]{4})[0-9a-f]{28}\b")
+#: A CDK logical id: the construct path's name and an 8-character hash (``SessionWatchFunction9A7B5F28``).
+_LOGICAL_ID = re.compile(r"\b([A-Z][A-Za-z0-9]*[a-z])[0-9A-F]{8}\b")
+#: An asset hash (64 hex characters).
+_ASSET_HASH = re.compile(r"\b([0-9a-f]{8})[0-9a-f]{56}\b")
+_CONSOLE_URL = re.compile(r"https://([A-Za-z0-9.-]+\.console\.aws\.amazon\.com)/\S*/([^/\s]+)")
+
+
+def shorten_links(text: str) -> str:
+    """A console link -> its host and last part (what tells one link from another)."""
+    return _CONSOLE_URL.sub(lambda m: f"https://{m.group(1)}/…/{m.group(2)}", text)
+
+
+def shorten(text: str) -> str:
+    """Short names for the default output (see the module's docstring)."""
+    text = _PHYSICAL.sub(lambda m: m.group(1), shorten_links(text))
+    text = _LOGICAL_ID.sub(lambda m: m.group(1), text)
+    text = _ASSET_HASH.sub(lambda m: f"{m.group(1)}…", text)
+    return _DEADLINE_ID.sub(lambda m: f"{m.group(1)}-{m.group(2)}…", text)
 
 
 def _short(text: Optional[str], width: int) -> str:
@@ -33,12 +65,48 @@ def _function_said(invocation: Any) -> str:
     return ""
 
 
+def _rule_text(pattern: Any) -> str:
+    """An EventBridge pattern in words: ``Task Run Status Change with runStatus SUCCEEDED, FAILED``."""
+    if isinstance(pattern, str):
+        try:
+            pattern = json.loads(pattern)
+        except ValueError:
+            return pattern
+    if not isinstance(pattern, dict):
+        return str(pattern)
+    what = ", ".join(pattern.get("detail-type") or ["any event"])
+    detail = pattern.get("detail") or {}
+    conditions = [f"{key} " + ", ".join(str(v) for v in values) if isinstance(values, list) else f"{key} {values}"
+                  for key, values in detail.items()]
+    return what + (" with " + "; ".join(conditions) if conditions else "")
+
+
+def _result_text(result: Any) -> str:
+    """What a direct invocation answered, in a few words (a record, a job-level message, a skip)."""
+    if not isinstance(result, dict):
+        return str(result)
+    if isinstance(result.get("jobRun"), dict):
+        job = result["jobRun"]
+        return f"{job.get('taskRunStatus')} ({job.get('status')})"
+    if result.get("skipped"):
+        return f"skipped: {result['skipped']}"
+    if result.get("status") is not None:
+        return f"{result.get('status')}/{result.get('outcome')}"
+    return ", ".join(sorted(result)) or "{}"
+
+
 class TextProgress(Progress):
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, verbose: bool = False) -> None:
         self.out = out
+        self.verbose = verbose
 
     def _p(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        print(text if self.verbose else shorten(text), file=self.out, flush=True)
+
+    def detail(self, text: str) -> None:
+        """A line only ``--verbose`` prints."""
+        if self.verbose:
+            self.info(text)
 
     def header(self, scenario_name: str, path: str) -> None:
         self._p(f"Deadline Session Watch demo: {scenario_name}")
@@ -55,26 +123,40 @@ class TextProgress(Progress):
         self._p(INDENT + "* " + text)
 
     def deployed(self, deployed, code_check, async_config) -> None:
-        for asset in deployed.assets:
-            self.info(f"published {asset.display_name}: {asset.size / 1e6:.1f} MB -> {asset.url}")
+        if self.verbose:
+            for asset in deployed.assets:
+                self.info(f"published {asset.display_name}: {asset.size / 1e6:.1f} MB -> {asset.url}")
+        else:
+            self.info("published " + ", ".join(f"{a.display_name} ({a.size / 1e6:.1f} MB)" for a in deployed.assets)
+                      + " to the bootstrap bucket")
         if deployed.bootstrap:
-            self.info(f"bootstrap: bucket created, SSM parameter {deployed.bootstrap}")
+            self.detail(f"bootstrap: bucket created, SSM parameter {deployed.bootstrap}")
         self.info(f"CloudFormation {deployed.status} in {deployed.seconds.get('create_stack', 0):.1f} s: "
-                  f"{len(deployed.resources)} resources from the synthesised template")
+                  f"{plural(len(deployed.resources), 'resource')} from the synthesised template")
         if deployed.adaptations:
             self.info("what differs from the synthesised template, and why (moto's CloudFormation):")
             groups: Dict[tuple, List[str]] = {}
-            for a in deployed.adaptations:
-                groups.setdefault((a.kind, a.resource_type, a.reason), []).append(a.logical_id)
-            for (kind, rtype, reason), ids in groups.items():
+            reasons: Dict[tuple, str] = {}
+            for a in deployed.adaptations:  # one line per kind and type unless --verbose (then per reason)
+                key = (a.kind, a.resource_type, a.reason if self.verbose else "")
+                groups.setdefault(key, []).append(a.logical_id)
+                reasons.setdefault(key, a.reason)
+            for (kind, rtype, _), ids in groups.items():
+                reason = reasons[(kind, rtype, _)]
                 sign = {"converted": "~", "dropped": "-", "registered": "+", "output-dropped": "-",
                         "not-applied": "!", "emulated": "~"}.get(kind, "*")
                 verb = {"converted": "deployed as", "dropped": "not deployed", "registered": "registered",
                         "output-dropped": "output not deployed", "not-applied": "not applied by moto",
                         "emulated": "emulated"}.get(kind, kind)
-                who = ids[0] if len(ids) == 1 else f"{len(ids)} x ({', '.join(ids)})"
-                self.info(f"  {sign} {who} [{rtype}] {verb}: {reason}")
-        self.info(("function code: " if code_check["ok"] else "function code PROBLEM: ") + code_check["detail"])
+                if self.verbose:
+                    who = ids[0] if len(ids) == 1 else f"{len(ids)} x ({', '.join(ids)})"
+                    self.info(f"  {sign} {who} [{rtype}] {verb}: {reason}")
+                else:
+                    self.info(f"  {sign} {len(ids)} x {rtype} {verb}: {_short(reason, 110)}")
+        if code_check["ok"] and not self.verbose:
+            self.info("function code: the deployed zip is the synthesised asset, and its package is lambda_src/'s")
+        else:
+            self.info(("function code: " if code_check["ok"] else "function code PROBLEM: ") + code_check["detail"])
         retries = async_config.maximum_retry_attempts
         dest = async_config.on_failure_arn.split(":")[-1] if async_config.on_failure_arn else "nowhere"
         self.info(f"Lambda asynchronous invocation: {retries} retries, then -> {dest} ({async_config.source})")
@@ -82,14 +164,19 @@ class TextProgress(Progress):
     def runtime(self, runtime, bus, observer) -> None:
         cfg = runtime.config
         self.info(f"function {runtime.function_name} ({runtime.handler_name}, {cfg.get('Timeout')} s, "
-                  f"{cfg.get('MemorySize')} MB) is called in this process with its deployed environment:")
+                  f"{cfg.get('MemorySize')} MB) is called in this process with its deployed environment"
+                  + (":" if self.verbose else " (--verbose shows it)"))
         env = runtime.function_environment
-        self.info("  " + ", ".join(f"{k}={_short(v, 60)}" for k, v in env.items()))
-        self.info("  and, locally: AWS_ENDPOINT_URL=moto, AWS_ENDPOINT_URL_DEADLINE=stand-in, "
-                  "AWS_DISABLE_HOST_PREFIX_INJECTION=true, fake credentials; its logs -> " + str(runtime.log_path))
+        self.detail("  " + ", ".join(f"{k}={_short(v, 60)}" for k, v in env.items()))
+        self.detail("  and, locally: AWS_ENDPOINT_URL=moto, AWS_ENDPOINT_URL_DEADLINE=stand-in, "
+                    "AWS_DISABLE_HOST_PREFIX_INJECTION=true, fake credentials; its logs -> " + str(runtime.log_path))
         for rule in bus.function_rules():
             targets = ", ".join(t["Arn"].rsplit(":", 1)[-1] for t in rule.targets)
-            self.info(f"rule {rule.name} (read back from moto's EventBridge, {rule.state}) -> {targets}: {rule.pattern}")
+            if self.verbose:
+                self.info(f"rule {rule.name} (read back from moto's EventBridge, {rule.state}) -> {targets}: "
+                          f"{rule.pattern}")
+            else:
+                self.info(f"rule {rule.name} -> {targets}: {_rule_text(rule.pattern)}")
         self.info(f"subscriber: SQS queue {observer.queue_url.rsplit('/', 1)[-1]} subscribed to the topic")
 
     def job(self, player) -> None:
@@ -113,7 +200,7 @@ class TextProgress(Progress):
             if inv.ok:
                 result = inv.result or {}
                 said = _function_said(inv)
-                parts.append(f"{result.get('status')}/{result.get('outcome')}" + (f" \"{said}\"" if said else ""))
+                parts.append(_result_text(result) + (f" \"{said}\"" if said else ""))
             else:
                 parts.append(f"raised {inv.error_type}")
         return (f"  EventBridge -> function: {emitted.describe()}{tag}: " + "; retried: ".join(parts)
@@ -138,7 +225,7 @@ class TextProgress(Progress):
             f"task runs -> {e.run_status}" if e.detail_type == "Task Run Status Change" else e.detail_type
             for e in filtered
         )
-        self.info(f"  filtered by the rules: {len(filtered)} event(s) ("
+        self.info(f"  filtered by the rules: {plural(len(filtered), 'event')} ("
                   + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")")
 
     def batch(self, batch) -> None:
@@ -209,20 +296,22 @@ def _message_label(n, labels) -> str:
 def _message_status(n) -> str:
     kind = _kind(n)
     if kind == "digest":
-        return f"{n.record.get('failures', '?')} failures"
+        failures = n.record.get("failures")
+        return plural(failures, "failure") if isinstance(failures, int) else f"{failures} failures"
     if kind == "jobRun":
         return str(n.record.get("taskRunStatus", ""))
     return str(n.record.get("status", ""))
 
 
-def print_summary(result: DemoResult, out: TextIO) -> None:
-    p = lambda text="": print(text, file=out, flush=True)  # noqa: E731
+def print_summary(result: DemoResult, out: TextIO, verbose: bool = False) -> None:
+    """Phases 6 and 7, the checks and the verdict; names short unless ``verbose``."""
+    p = lambda text="": print(text if verbose else shorten(text), file=out, flush=True)  # noqa: E731
     labels = result.labels
     order = {label: i for i, label in enumerate(result.labels.values())}
 
     p()
     kinds = Counter(_kind(n) for n in result.notifications)
-    p(f"[6/7] Notifications  {len(result.notifications)} messages on the SQS queue subscribed to the topic ("
+    p(f"[6/7] Notifications  {plural(len(result.notifications), 'message')} on the SQS queue subscribed to the topic ("
       + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + f"; NOTIFY_MODE={result.mode})")
     p(f"{INDENT}{'message':<11} {'status':<16} subject")
     rank = {"jobRun": 2, "digest": 1}
@@ -237,19 +326,20 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
     failures = [n for n in notes if n.attributes.get("outcome") == "failure" or n.record.get("outcome") == "failure"]
     if failures:
         p()
-        p(f"{INDENT}E-mail text of the failures (the message's \"email\" member, as an e-mail subscriber gets it):")
+        p(f"{INDENT}E-mail text of the failures (the message's \"email\" member, as an e-mail subscriber gets it"
+          + ("" if verbose else "; links shortened here, --verbose prints them in full") + "):")
         listed = [n for n in failures if _kind(n) != "sessionAction"] + [
             n for n in failures if _kind(n) == "sessionAction"][:10]
         for n in sorted(listed, key=notes.index):
             p(f"{INDENT}--- {_message_label(n, labels)} ---")
-            for line in (n.email or "(no e-mail text)").rstrip("\n").splitlines():
-                p(f"{INDENT}  {line}")
+            for line in (n.email or "(no e-mail text)").rstrip("\n").splitlines():  # as sent: ids in full
+                print(f"{INDENT}  {line if verbose else shorten_links(line)}", file=out, flush=True)
         if len(listed) < len(failures):
             p(f"{INDENT}... and {len(failures) - len(listed)} more failure e-mails")
 
     p()
     table = result.deployed.outputs.get("TableName", "?")
-    p(f"[7/7] History table  {table}: {len(result.rows)} rows")
+    p(f"[7/7] History table  {table}: {plural(len(result.rows), 'row')}")
     head = (f"{'action':<11} {'type':<8} {'frame':>5} {'status':<16} {'outcome':<11} {'exit':>4} {'duration':>9}  "
             f"{'ended (farm time)':<24} notified")
     p(INDENT + head)
@@ -278,7 +368,8 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
     for check in result.checks:
         p(f"  {'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
     p()
-    p(f"Logs: function {result.function['log']}; moto server {result.moto['log']}")
+    kept = "" if result.options.workdir else " (deleted when the demo exits; --workdir DIR keeps them)"
+    p(f"Logs{kept}: function {result.function['log']}; moto server {result.moto['log']}")
     p(verdict_line(result))
 
 
@@ -289,15 +380,16 @@ def verdict_line(result: DemoResult) -> str:
         matched = sum(1 for d, _ in result.play.deliveries if d.matched)
         kinds = Counter(_kind(n) for n in result.notifications)
         if result.mode == "digest":
-            told = (f"{kinds.get('digest', 0)} digest{'s' if kinds.get('digest', 0) != 1 else ''} for "
-                    f"{sum(1 for r in result.rows if r.get('outcome') == 'failure')} failures")
+            told = (f"{plural(kinds.get('digest', 0), 'digest')} for "
+                    f"{plural(sum(1 for r in result.rows if r.get('outcome') == 'failure'), 'failure')}")
         else:
-            told = f"{kinds.get('sessionAction', 0)} notifications for {kinds.get('sessionAction', 0)} ended actions"
-        told += f" and {kinds.get('jobRun', 0)} job-level message{'s' if kinds.get('jobRun', 0) != 1 else ''}"
+            told = (f"{plural(kinds.get('sessionAction', 0), 'notification')} for "
+                    f"{plural(kinds.get('sessionAction', 0), 'ended action')}")
+        told += f" and {plural(kinds.get('jobRun', 0), 'job-level message')}"
         via = "the event queue" if result.delivery == "queue" else "direct invocation"
-        return (f"VERDICT: PASS - {result.mode} mode: {told} from {matched} deliveries via {via} "
-                f"({len(result.play.duplicates)} duplicate, {len(result.play.late)} late), {len(result.rows)} history "
-                f"rows, WaitForSessionAction {len(runs)}/{len(runs)} as expected, dead-letter queues empty; "
+        return (f"VERDICT: PASS - {result.mode} mode: {told} from {plural(matched, 'delivery', 'deliveries')} via "
+                f"{via} ({len(result.play.duplicates)} duplicate, {len(result.play.late)} late), "
+                f"{plural(len(result.rows), 'history row')}, WaitForSessionAction {len(runs)}/{len(runs)} as expected, dead-letter queues empty; "
                 f"{len(result.checks)} checks in {seconds:.1f} s")
     bad = [c.name for c in result.checks if not c.ok]
     return f"VERDICT: FAIL - {len(bad)} of {len(result.checks)} checks failed: {'; '.join(bad)}"

@@ -4,9 +4,9 @@
 notification mode and event delivery asked for), starts moto's server and the Deadline Cloud stand-in,
 deploys the stack, plays the scenario (EventBridge -> the event queue -> Lambda's SQS event source -> the
 function, or EventBridge -> the function with ``eventDelivery=direct``), waits for the digest flushes the
-function scheduled, runs the state machine, reads what came out and checks it. Both servers are stopped when
-it returns or raises (including KeyboardInterrupt); ``on_ready`` is called while they still run
-(``--keep-running`` waits there).
+function scheduled, runs the state machine, reads what came out and checks it. Both servers are stopped, and
+the temporary directory of the run's logs removed, when it returns or raises (including KeyboardInterrupt);
+``on_ready`` is called while they still run (``--keep-running`` waits there).
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ DEFAULT_REGION = "us-west-2"
 DEMO_DIGEST_WINDOW_SECONDS = 10
 NOTIFY_MODES = names.NOTIFY_MODES
 EVENT_DELIVERIES = ("queue", "direct")
+#: The run's logs go to a temporary directory of this prefix (unless ``workdir`` is given), removed at the end.
+TEMP_PREFIX = "session-watch-demo-"
 #: A failed SQS message comes back after this many seconds locally (the queue says minutes).
 RETRY_VISIBILITY_SECONDS = 1
 
@@ -146,6 +148,7 @@ class Progress(Listener):
     def header(self, scenario_name: str, path: str) -> None: ...
     def phase(self, number: int, total: int, title: str, detail: str = "") -> None: ...
     def info(self, text: str) -> None: ...
+    def detail(self, text: str) -> None: ...  # a line only --verbose prints
     def mail(self, notifications: List[Notification], labels: Dict[str, str]) -> None: ...
     def deployed(self, deployed: DeployedStack, code_check: Dict[str, Any],
                  async_config: AsyncInvokeConfig) -> None: ...
@@ -351,8 +354,18 @@ def run_demo(
         raise DeployError(f"mode {options.mode!r} is not one of {', '.join(NOTIFY_MODES)}")
     if options.delivery is not None and options.delivery not in EVENT_DELIVERIES:
         raise DeployError(f"delivery {options.delivery!r} is not one of {', '.join(EVENT_DELIVERIES)}")
-    workdir = Path(options.workdir) if options.workdir else Path(tempfile.mkdtemp(prefix="session-watch-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as cleanup:
+        if options.workdir:
+            workdir = Path(options.workdir)
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:  # removed on every way out: a result, an error, Ctrl-C (the servers stop first: ExitStack order)
+            workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix=TEMP_PREFIX,
+                                                                             ignore_cleanup_errors=True)))
+        return _run(options, progress, on_ready, scenario, workdir, timings, started)
+
+
+def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[DemoResult], None]],
+         scenario: Scenario, workdir: Path, timings: Dict[str, float], started: float) -> DemoResult:
     total = 7
 
     progress.phase(1, total, "Template", str(options.cdk_out))
@@ -360,8 +373,9 @@ def run_demo(
         context = options.synth_context()
         progress.info(f"synthesising: python app.py (CDK_OUTDIR={options.cdk_out}) with "
                       + " ".join(f"-c {k}={v}" for k, v in context.items()))
-        progress.info(f"the demo's digest window is {options.digest_window} s (the stack's default is 60 s), so a "
-                      f"digest flush comes at most about {options.digest_window + 15} s after a failure")
+        if options.mode != "each":
+            progress.info(f"the demo's digest window is {options.digest_window} s (the stack's default is 60 s), so "
+                          f"a digest comes at most about {options.digest_window + 15} s after a failure")
         timings["synth"] = synthesise(Path(options.cdk_out), context)
         progress.info(f"synthesised in {timings['synth']:.1f} s")
     from local.moto_stack.deploy import CloudAssembly
@@ -379,9 +393,10 @@ def run_demo(
         progress.info(f"moto_server {_moto_version()} at {moto.endpoint} (pid {moto.pid}, account {account}, "
                       f"{region}), up in {timings['moto_start']:.1f} s")
         if moto.speedups:
-            progress.info("moto speed-ups in its process (same answers, less time; local/moto_stack/moto_speedups.py):")
+            progress.info(f"moto speed-ups in its process: {len(moto.speedups)} (same answers, less time; "
+                          "local/moto_stack/moto_speedups.py)")
             for text in moto.speedups.values():
-                progress.info(f"  + {text}")
+                progress.detail(f"  + {text}")
         clock = demo_clock()
         farm = RenderFarm(scenario.seed, clock=clock, account=account, region=region)
         standin = stack.enter_context(DeadlineStandIn(farm, seed=scenario.seed))
@@ -426,7 +441,8 @@ def run_demo(
                       + (f", digest window {window} s" if mode == "digest" and window else "")
                       + f"; events reach the function {'through the event queue' if delivery == 'queue' else 'directly'}")
         for mapping in sources.mappings:
-            progress.info(f"SQS event source {mapping.logical_id}: {mapping.describe()}")
+            progress.info(f"SQS event source: {mapping.describe()}")
+            progress.detail(f"  (the template's {mapping.logical_id})")
         deviations = sources.deviations()
         if deviations:
             progress.info("what differs from Lambda's SQS event source, and why:")

@@ -81,7 +81,37 @@ OPS = {
     "redeliver": {"action", "runStatus"},
     "throttle": set(),
 }
+#: Every key each operation reads (besides "op" and "say"), required or optional.
+OP_KEYS = {
+    "session": {"name"},
+    "workers": {"count", "prefix", "status", "minutes"},
+    "enter": {"session", "status", "minutes", "queue", "exitCode", "message"},
+    "render": {"session", "sessions", "frames", "status", "minutes", "exitCode", "progress", "message"},
+    "start": {"session", "frame", "minutes"},
+    "finish": {"frame", "status", "minutes", "exitCode", "progress", "message"},
+    "cancel": {"frame", "minutes"},
+    "reclaim": {"session", "minutes"},
+    "exit": {"session", "status", "minutes"},
+    "end": {"session"},
+    "deliver": {"note"},
+    "hold": {"action", "runStatus"},
+    "release": set(),
+    "redeliver": {"action", "runStatus"},
+    "throttle": {"rate", "operation", "burst"},
+}
+SCENARIO_KEYS = {"name", "description", "seed", "job", "timeline", "stateMachine", "expect"}
+JOB_KEYS = {"name", "step", "frames", "priority", "parameters", "environment", "queue", "farm", "fleet",
+            "maxRetriesPerTask"}
+#: The ``expect`` block (local/demo/checks.py reads it), with the keys of its nested objects.
+EXPECT_KEYS = {"rows", "rowGroups", "notRecorded", "rootCause", "jobRun", "deliveries", "deadLetters",
+               "functionErrors", "throttled", "notifications", "emails", "digest"}
+EXPECT_NESTED = {
+    "deliveries": {"matched"},
+    "jobRun": {"status", "counts"},
+    "digest": {"messages", "failures", "rootCauses", "emails"},
+}
 TERMINAL = {"SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED", "NEVER_ATTEMPTED", "RECLAIMED"}
+SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 
 
 class ScenarioError(ValueError):
@@ -132,18 +162,76 @@ class Scenario:
         return parse_frames(self.job.get("frames", "1"))
 
 
-def load_scenario(path: Path) -> Scenario:
-    path = Path(path)
+def available_scenarios(directory: Path = SCENARIOS_DIR) -> List[str]:
+    """The scenarios shipped in ``local/scenarios/`` (names without ``.json``)."""
+    return sorted(p.stem for p in directory.glob("*.json"))
+
+
+def _available_text() -> str:
+    names = available_scenarios()
+    where = "local/scenarios/"
+    return f"available in {where}: {', '.join(names)}" if names else f"no scenario in {where}"
+
+
+def resolve_scenario(spec: Any) -> Path:
+    """``--scenario``: a scenario file, or the name of one in ``local/scenarios/`` (``render-12-frames``)."""
+    path = Path(spec)
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a directory, not a scenario file; {_available_text()}")
+    if path.is_file():
+        return path
+    named = SCENARIOS_DIR / (path.name if path.suffix == ".json" else f"{path.name}.json")
+    if path.name == str(spec) and named.is_file():  # a bare name: one of local/scenarios/
+        return named
+    raise ScenarioError(f"{path}: no such scenario file; {_available_text()}")
+
+
+def _only(where: str, mapping: Dict[str, Any], allowed: Any) -> None:
+    """A scenario names only keys the player or the checks read: anything else is a typo, not ignored."""
+    unknown = sorted(set(mapping) - set(allowed))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} "
+                            f"{', '.join(repr(k) for k in unknown)} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _object(where: str, value: Any, what: str = "an object") -> Any:
+    kind = dict if what == "an object" else list
+    if not isinstance(value, kind):
+        raise ScenarioError(f"{where}: must be {what}, not {type(value).__name__}")
+    return value
+
+
+def load_scenario(path: Any) -> Scenario:
+    """Read and check a scenario; every problem is a :class:`ScenarioError` naming the file and the place."""
+    path = resolve_scenario(path)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
+        raise ScenarioError(f"{path}: no such scenario file; {_available_text()}") from None
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot be read: {err.strerror or err}") from None
     except ValueError as err:
         raise ScenarioError(f"{path}: not valid JSON: {err}") from None
+    _object(str(path), data)
+    _only(str(path), data, SCENARIO_KEYS)
     for key in ("name", "job", "timeline", "expect"):
         if key not in data:
             raise ScenarioError(f"{path}: missing {key!r}")
-    frames = parse_frames(data["job"].get("frames", "1"))
+    if not isinstance(data["name"], str) or not data["name"].strip():
+        raise ScenarioError(f"{path}: name: must be a non-empty string")
+    _only(f"{path}: job", _object(f"{path}: job", data["job"]), JOB_KEYS)
+    _object(f"{path}: timeline", data["timeline"], "a list")
+    _check_expect(path, _object(f"{path}: expect", data["expect"]))
+    for i, run in enumerate(_object(f"{path}: stateMachine", data.get("stateMachine", []), "a list")):
+        where = f"{path}: stateMachine[{i}]"
+        _only(where, _object(where, run), {"action", "expect"})
+        if "action" not in run:
+            raise ScenarioError(f"{where}: needs action")
+        _only(f"{where}.expect", _object(f"{where}.expect", run.get("expect", {})), {"status", "error", "outcome"})
+    try:
+        frames = parse_frames(data["job"].get("frames", "1"))
+    except ValueError as err:
+        raise ScenarioError(f"{path}: job.frames: {err}") from None
     sessions = _OrderedNames()
     for i, step in enumerate(data["timeline"]):
         where = f"{path}: timeline[{i}]"
@@ -159,9 +247,16 @@ def load_scenario(path: Path) -> Scenario:
         missing = sorted(OPS[op] - set(step))
         if missing:
             raise ScenarioError(f"{where}: {op} needs {', '.join(missing)}")
-        for key in ("frames", "frame"):
-            if key in step and not set(parse_frames(step[key])) <= set(frames):
-                raise ScenarioError(f"{where}: frame(s) {step[key]} are not frames of the job")
+        _only(f"{where} ({op})", step, OP_KEYS[op] | {"op", "say"})
+        for key in ("frames", "frame", "queue"):
+            if key not in step:
+                continue
+            try:
+                named = set(parse_frames(step[key]))
+            except ValueError as err:
+                raise ScenarioError(f"{where}: {key}: {err}") from None
+            if not named <= set(frames):
+                raise ScenarioError(f"{where}: {key} {step[key]} names frames the job does not have")
         status = step.get("status")
         if status is not None and status not in TERMINAL:
             raise ScenarioError(f"{where}: status {status!r} is not a terminal session action status")
@@ -189,6 +284,16 @@ def load_scenario(path: Path) -> Scenario:
         state_machine=data.get("stateMachine", []),
         expect=data["expect"],
     )
+
+
+def _check_expect(path: Path, expect: Dict[str, Any]) -> None:
+    _only(f"{path}: expect", expect, EXPECT_KEYS)
+    for key, allowed in EXPECT_NESTED.items():
+        if key in expect:
+            _only(f"{path}: expect.{key}", _object(f"{path}: expect.{key}", expect[key]), allowed)
+    for label, spec in _object(f"{path}: expect.rowGroups", expect.get("rowGroups", {})).items():
+        _only(f"{path}: expect.rowGroups[{label!r}]", _object(f"{path}: expect.rowGroups[{label!r}]", spec),
+              {"count", "fields"})
 
 
 class _OrderedNames(dict):
