@@ -52,7 +52,7 @@ def _deadline_call(operation: str) -> Iterator[None]:
         cls = _ERRORS.get(code)
         if cls is None:
             cls = DeadlineUnavailable if status >= 500 else DeadlineError
-        raise cls(operation, code, message) from None
+        raise cls(operation, code, message + _hint(code, message)) from None
     except (ResponseParserError, AttributeError, TypeError, ValueError, RuntimeError) as err:
         # botocore's parser meets an answer that breaks the API model: name it, never a bare error.
         raise MalformedSessionActionError(
@@ -66,7 +66,20 @@ def _deadline_call(operation: str) -> Iterator[None]:
 
 def _typed_error(operation: str, code: str, message: str) -> DeadlineError:
     """A per-item error of a Batch* answer as the typed error a single call would have raised."""
-    return _ERRORS.get(code, DeadlineError)(operation, code, message)
+    return _ERRORS.get(code, DeadlineError)(operation, code, message + _hint(code, message))
+
+
+#: What a refused read of a farm encrypted with a customer managed key needs (Deadline Cloud Developer
+#: Guide, "Key management": kms:Decrypt and kms:DescribeKey on the key, through Deadline Cloud).
+KMS_HINT = (" (if the farm is encrypted with a customer managed KMS key, add the key's ARN to the context key "
+            "sessionWatch:deadlineKmsKeyArns and deploy again: the function then may use it through Deadline Cloud)")
+
+
+def _hint(code: str, message: str) -> str:
+    """What to do about an access denial that names KMS."""
+    if code in ("AccessDeniedException", "AccessDenied") and "kms" in message.lower():
+        return KMS_HINT
+    return ""
 
 
 
