@@ -141,7 +141,7 @@ def test_each_sample_line_tells_task_frames_status_exit_code_message_worker_and_
     assert sample["progressMessage"] == "x" * 150 + "y" * 47 + "..." and len(sample["progressMessage"]) == 200
     assert sample["workerId"] == "worker-" + "b" * 32 and sample["logsUrl"] == record["logsUrl"]
 
-    block = email.split("First 1 of 1 failed actions:\n", 1)[1]
+    block = email.split("The failed action:\n", 1)[1]
     lines = block.splitlines()
     assert lines[0] == f"  1. task-{'5' * 32}-12  [Frame=12, Layer=beauty]"
     assert "Status:  FAILED, exit 139" in block
@@ -359,3 +359,19 @@ def test_job_run_with_a_huge_name_fits():
     notification = render_job_run(job_change(FAILED=1), job=JobInfo(JOB, "\"" * 400_000, 1), monitor_url=None)
     assert message_bytes(notification) <= MESSAGE_BYTE_BUDGET and len(notification.subject) < 100
     assert json.loads(json.loads(notification.message)["default"])["jobId"] == JOB
+
+
+@pytest.mark.parametrize("failures, sample_size, heading", [
+    (1, 10, "The failed action:"), (3, 10, "The 3 failed actions:"), (30, 10, "First 10 of 30 failed actions:"),
+])
+def test_the_sample_heading_reads_right_for_one_some_and_many(failures, sample_size, heading):
+    records = [failed(n) for n in range(failures)]
+    notification = render_digest(records, window_start=WINDOW, window_seconds=60, sample_size=sample_size,
+                                 job=None, monitor_url=None, missing=[])
+    assert heading in notification.email
+
+
+def test_a_one_task_job_is_one_task_not_one_tasks():
+    change = JobRunChange("farm-" + "0" * 32, "queue-" + "1" * 32, JOB, "FAILED", "RUNNING", {"FAILED": 1})
+    notification = render_job_run(change, job=None, monitor_url=None, missing=[])
+    assert "(1 failed of 1 task)" in notification.subject

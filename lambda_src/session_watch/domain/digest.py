@@ -260,7 +260,8 @@ def _digest_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> 
     causes = doc.get("rootCauses") or []
     if causes:
         distinct = doc.get("distinctRootCauses") or len(causes)
-        shown = f"the {len(causes)} explaining most actions of {distinct}" if distinct > len(causes) else str(distinct)
+        most = "the one" if len(causes) == 1 else f"the {len(causes)}"
+        shown = f"{most} explaining most actions of {distinct}" if distinct > len(causes) else str(distinct)
         lines = [f"Root causes ({shown}; each the first failed action of its session):"]
         for n, cause in enumerate(causes, 1):
             if not isinstance(cause, Mapping):
@@ -273,7 +274,13 @@ def _digest_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> 
 
     sample = doc.get("sample") or []
     if sample:
-        lines = [f"First {len(sample)} of {failures} failed actions:"]
+        if failures == 1:
+            heading = "The failed action:"
+        elif len(sample) >= failures:
+            heading = f"The {failures} failed actions:"
+        else:
+            heading = f"First {len(sample)} of {failures} failed actions:"
+        lines = [heading]
         for n, item in enumerate(sample, 1):
             if not isinstance(item, Mapping):
                 continue
@@ -366,7 +373,7 @@ def render_job_run(
     told = ", ".join(f"{n} {_status_word(s)}" for s, n in nonzero[:3])
     if len(nonzero) > 3:
         told += f", +{len(nonzero) - 3} more"
-    tail = f" {_status_word(change.task_run_status)} ({told + ' of ' if told else ''}{total} tasks)"
+    tail = f" {_status_word(change.task_run_status)} ({told + ' of ' if told else ''}{total} task{'' if total == 1 else 's'})"
     subject = fit_subject("Deadline: job ", str(name or change.job_id), tail)
 
     default, email, message = fit_message(
