@@ -276,7 +276,7 @@ def _digest_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> 
     if sample:
         if failures == 1:
             heading = "The failed action:"
-        elif len(sample) >= failures:
+        elif isinstance(failures, int) and len(sample) >= failures:
             heading = f"The {failures} failed actions:"
         else:
             heading = f"First {len(sample)} of {failures} failed actions:"
