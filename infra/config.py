@@ -51,6 +51,9 @@ NOTIFY_MODES = names.NOTIFY_MODES
 EVENT_DELIVERIES = names.EVENT_DELIVERIES
 #: Placeholders a monitor URL may hold (the function fills them in).
 MONITOR_URL_PLACEHOLDERS = ("farmId", "queueId", "jobId")
+#: ``default``: the account's default bus; ``create``: a bus of the stack (with an archive of its events);
+#: ``none``: no events channel.
+EVENT_BUSES = ("default", "create", "none")
 #: Maximum concurrency of the digest queue's event source (fixed: at most one flush per job and window).
 DIGEST_MAX_CONCURRENCY = 2
 #: Lambda requires a batching window of at least one second when an SQS batch holds more than this.
@@ -62,6 +65,21 @@ _JOB_ID = re.compile(r"^job-[0-9a-f]{32}$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _SFN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+#: A KMS key ARN (not an alias: an IAM policy naming an alias ARN does not control access to the key).
+#: Key ids are UUIDs, multi-Region keys ``mrk-<32 hex>`` (AWS KMS Developer Guide, "Key identifiers").
+_KMS_KEY_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:key/"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
+#: An SQS queue ARN: names are 1-80 letters, digits, '-' or '_' (a FIFO queue's ends in ``.fifo``).
+_SQS_QUEUE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:sqs:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,75}(\.fifo)?$")
+#: Amazon Q Developer in chat applications ids (AWS Chatbot API reference: SlackChannelConfiguration,
+#: TeamsChannelConfiguration): a Slack workspace (team) id ``^[0-9A-Z]{1,255}$``, a Slack channel id
+#: ``^[A-Za-z0-9]+$``; a Teams team and tenant id are UUIDs; a Teams channel id is URL-encoded
+#: (``19%3a...%40thread.tacv2``), pattern ``^([a-zA-Z0-9-_=+/.,])*%3[aA]([a-zA-Z0-9-_=+/.,])*%40([a-zA-Z0-9-_=+/.,])*$``.
+_SLACK_WORKSPACE_ID = re.compile(r"^[0-9A-Z]{1,255}$")
+_SLACK_CHANNEL_ID = re.compile(r"^[A-Za-z0-9]{1,255}$")
+_UUID = re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")
+_TEAMS_CHANNEL_ID = re.compile(r"^([a-zA-Z0-9-_=+/.,])*%3[aA]([a-zA-Z0-9-_=+/.,])*%40([a-zA-Z0-9-_=+/.,])*$")
 
 #: Every key with its default. ``cdk.json`` carries the same values (a test keeps them in step).
 DEFAULTS: Dict[str, Any] = {
@@ -96,6 +114,13 @@ DEFAULTS: Dict[str, Any] = {
     "maxConcurrency": 2,
     "enrichmentCallsPerJobWindow": 1,
     "alarmEventQueueAgeSeconds": 600,
+    "deadlineKmsKeyArns": [],
+    "eventBus": "default",
+    "eventArchiveDays": 30,
+    "eventQueueArns": [],
+    "machineQueueArns": [],
+    "slackChannels": [],
+    "teamsChannels": [],
 }
 
 
@@ -112,6 +137,19 @@ class EmailSubscription:
     email: str
     #: Message attribute -> allowed values; empty means every notification.
     filter_policy: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SlackChannel:
+    workspace_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class TeamsChannel:
+    team_id: str
+    channel_id: str
+    tenant_id: str
 
 
 @dataclass(frozen=True)
@@ -147,6 +185,13 @@ class WatchConfig:
     max_concurrency: int
     enrichment_calls_per_job_window: int
     alarm_event_queue_age_seconds: int
+    deadline_kms_key_arns: Tuple[str, ...] = ()
+    event_bus: str = "default"
+    event_archive_days: int = 30
+    event_queue_arns: Tuple[str, ...] = ()
+    machine_queue_arns: Tuple[str, ...] = ()
+    slack_channels: Tuple[SlackChannel, ...] = ()
+    teams_channels: Tuple[TeamsChannel, ...] = ()
 
 
 def load_config(context: Mapping[str, Any]) -> WatchConfig:
@@ -212,6 +257,16 @@ def load_config(context: Mapping[str, Any]) -> WatchConfig:
                                              raw("enrichmentCallsPerJobWindow"), 1, 100),
         alarm_event_queue_age_seconds=_int(key("alarmEventQueueAgeSeconds"), raw("alarmEventQueueAgeSeconds"),
                                            60, 86400),
+        deadline_kms_key_arns=_ids(key("deadlineKmsKeyArns"), raw("deadlineKmsKeyArns"), _KMS_KEY_ARN,
+                                   "arn:aws:kms:<region>:<account>:key/<key id> (a key ARN, not an alias)"),
+        event_bus=_choice(key("eventBus"), raw("eventBus"), EVENT_BUSES),
+        event_archive_days=_int(key("eventArchiveDays"), raw("eventArchiveDays"), 1, 3650),
+        event_queue_arns=_ids(key("eventQueueArns"), raw("eventQueueArns"), _SQS_QUEUE_ARN,
+                              "arn:aws:sqs:<region>:<account>:<queue name>"),
+        machine_queue_arns=_ids(key("machineQueueArns"), raw("machineQueueArns"), _SQS_QUEUE_ARN,
+                                "arn:aws:sqs:<region>:<account>:<queue name>"),
+        slack_channels=_slack_channels(key("slackChannels"), raw("slackChannels")),
+        teams_channels=_teams_channels(key("teamsChannels"), raw("teamsChannels")),
     )
     _check_combination(config)
     return config
@@ -233,6 +288,12 @@ def _check_combination(config: WatchConfig) -> None:
                               f"must be at least {needed} (maxConcurrency {config.max_concurrency} of the event "
                               f"queue + {DIGEST_MAX_CONCURRENCY} of the digest queue), or none; got "
                               f"{config.reserved_concurrency}")
+
+
+    if config.event_bus == "none" and config.event_queue_arns:
+        raise ConfigError(PREFIX + "eventQueueArns",
+                          f"needs an event bus, but {PREFIX}eventBus is none; set it to default or create, "
+                          "or leave eventQueueArns empty")
 
 
 def unknown_keys(context: Mapping[str, Any]) -> Sequence[str]:
@@ -414,3 +475,34 @@ def _filter_policy(key: str, value: Any) -> Mapping[str, Tuple[str, ...]]:
                 raise ConfigError(where, f"{item!r} is not a valid {attribute}")
         policy[attribute] = values
     return policy
+
+
+def _slack_channels(key: str, value: Any) -> Tuple[SlackChannel, ...]:
+    """``T0123ABCD/C0456EFGH`` (workspace id / channel id) entries."""
+    out = []
+    for entry in _str_list(key, value):
+        parts = entry.split("/")
+        if len(parts) != 2 or not _SLACK_WORKSPACE_ID.match(parts[0]) or not _SLACK_CHANNEL_ID.match(parts[1]):
+            raise ConfigError(key, f"{entry!r} is not <workspace id>/<channel id>, e.g. T0123ABCD/C0456EFGH "
+                                   "(workspace id: capital letters and digits; channel id: letters and digits)")
+        out.append(SlackChannel(parts[0], parts[1]))
+    if len(set(out)) != len(out):
+        raise ConfigError(key, "lists a channel twice")
+    return tuple(out)
+
+
+def _teams_channels(key: str, value: Any) -> Tuple[TeamsChannel, ...]:
+    """``<team id>/<channel id>/<tenant id>`` entries (team and tenant: UUIDs; the channel id URL-encoded, and
+    it may itself hold '/': the first and last parts are the team and the tenant, the rest is the channel)."""
+    out = []
+    for entry in _str_list(key, value):
+        team, _, rest = entry.partition("/")
+        channel, _, tenant = rest.rpartition("/")
+        if not (_UUID.match(team) and _UUID.match(tenant) and _TEAMS_CHANNEL_ID.match(channel) and channel):
+            raise ConfigError(key, f"{entry!r} is not <team id>/<channel id>/<tenant id>: team and tenant are UUIDs, "
+                                   "the channel id is URL-encoded as the Amazon Q Developer console shows it "
+                                   "(19%3a...%40thread.tacv2)")
+        out.append(TeamsChannel(team, channel, tenant))
+    if len(set(out)) != len(out):
+        raise ConfigError(key, "lists a channel twice")
+    return tuple(out)

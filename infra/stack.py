@@ -9,10 +9,12 @@ from constructs import Construct
 
 from . import lambda_defaults
 from .config import WatchConfig
+from .constructs.chat_channels import ChatChannels
 from .constructs.digests import Digests
 from .constructs.event_queue import EventQueue
 from .constructs.history_table import HistoryTable
 from .constructs.monitoring import Monitoring
+from .constructs.notification_events import NotificationEvents
 from .constructs.notifications import NotificationTopic
 from .constructs.processing import FUNCTION_TIMEOUT, SessionWatchFunction
 from .constructs.state_machine import WaitForSessionAction
@@ -41,9 +43,15 @@ class SessionWatchStack(Stack):
         log_retention = lambda_defaults.log_retention(config.log_retention_days)
 
         self.history = HistoryTable(self, "History", removal_policy=removal)
+        # One topic per audience (machines, email, chat) and, unless eventBus is none, an EventBridge bus.
         self.notifications = NotificationTopic(
-            self, "Notifications", emails=config.notification_emails, removal_policy=removal
+            self, "Notifications", emails=config.notification_emails,
+            machine_queue_arns=config.machine_queue_arns, removal_policy=removal,
         )
+        self.notification_events: Optional[NotificationEvents] = None
+        if config.event_bus != "none":
+            self.notification_events = NotificationEvents(
+                self, "NotificationEvents", bus=config.event_bus, archive_days=config.event_archive_days)
         self.digests = Digests(self, "Digests", function_timeout=FUNCTION_TIMEOUT, removal_policy=removal)
         self.processing = SessionWatchFunction(
             self,
@@ -54,7 +62,21 @@ class SessionWatchStack(Stack):
             topic=self.notifications.topic,
             key=self.notifications.key,
             removal_policy=removal,
+            email_topic=self.notifications.email_topic,
+            chat_topic=self.notifications.chat_topic,
+            event_bus_name=self.notification_events.bus_name if self.notification_events else None,
+            event_bus_arn=self.notification_events.bus_arn if self.notification_events else None,
         )
+        if self.notification_events:
+            self.notification_events.route_to_queues(
+                config.event_queue_arns,
+                dead_letter_queue=self.processing.dead_letter_queue,
+                retry_attempts=config.event_retry_attempts,
+                max_event_age=Duration.hours(config.event_max_age_hours),
+            )
+        self.chat = ChatChannels(self, "ChatChannels", topic=self.notifications.chat_topic,
+                                 slack=config.slack_channels, teams=config.teams_channels) \
+            if (config.slack_channels or config.teams_channels) else None
         # Delivery "queue": rule -> EventQueue -> function in batches; "direct": rule -> function.
         self.events: Optional[EventQueue] = None
         if config.event_delivery == "queue":
@@ -130,7 +152,19 @@ class SessionWatchStack(Stack):
         CfnOutput(self, "TableName", value=self.history.table.table_name,
                   description="DynamoDB history table (index byQueueOutcome: recent outcomes of a queue)")
         CfnOutput(self, "TopicArn", value=self.notifications.topic.topic_arn,
-                  description="SNS topic of session action notifications (subscribe here)")
+                  description="SNS topic for machines: the JSON object as the message body, with attributes "
+                              "(subscribe SQS, Lambda, HTTPS here; raw message delivery and filter policies work)")
+        CfnOutput(self, "EmailTopicArn", value=self.notifications.email_topic.topic_arn,
+                  description="SNS topic for people by email: readable text with a subject, with attributes")
+        CfnOutput(self, "ChatTopicArn", value=self.notifications.chat_topic.topic_arn,
+                  description="SNS topic for Amazon Q Developer in chat applications (Slack, Microsoft Teams)")
+        if self.notification_events:
+            CfnOutput(self, "EventBusName", value=self.notification_events.bus_name,
+                      description="EventBridge bus of the notification events (source session-watch)")
+            if self.notification_events.rule is not None:
+                CfnOutput(self, "NotificationEventRuleArn", value=self.notification_events.rule.rule_arn,
+                          description="Rule delivering the notification events to eventQueueArns (the aws:SourceArn "
+                                      "their queue policies must allow)")
         CfnOutput(self, "StateMachineArn", value=self.waiter.state_machine.state_machine_arn,
                   description="WaitForSessionAction state machine (input: farmId, queueId, jobId, sessionActionId)")
         CfnOutput(self, "DeadLetterQueueUrl", value=self.processing.dead_letter_queue.queue_url,

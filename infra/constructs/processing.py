@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lambda_src.session_watch import names  # the names the function, stack and local farm share
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -57,6 +57,11 @@ DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
 #: The digest ledger: conditional writes of window and job-run items (TransactWriteItems authorizes as
 #: the Put/Update/Delete actions of its items; there is no separate IAM action for it).
 DIGEST_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+#: Reading a farm encrypted with a customer managed key: the Deadline Cloud Developer Guide ("Key management",
+#: the minimal IAM policy for read-only operations) requires kms:Decrypt and kms:DescribeKey on the farm's key,
+#: used through Deadline Cloud (kms:ViaService = deadline.<region>.amazonaws.com).
+#: https://docs.aws.amazon.com/deadline-cloud/latest/developerguide/key-management.html
+DEADLINE_KMS_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 
 
 def function_environment(
@@ -66,11 +71,15 @@ def function_environment(
     topic_arn: str,
     digest_table_name: str,
     digest_queue_url: str,
+    email_topic_arn: Optional[str] = None,
+    chat_topic_arn: Optional[str] = None,
+    event_bus_name: Optional[str] = None,
 ) -> Dict[str, str]:
-    """The function's environment (the contract ``session_watch.config`` reads)."""
+    """The function's environment (the contract ``session_watch.config`` reads); a channel whose value is
+    ``None`` is off (its variable is left out)."""
     environment = {
-        "TABLE_NAME": table_name,
-        "TOPIC_ARN": topic_arn,
+        names.ENV_TABLE_NAME: table_name,
+        names.ENV_TOPIC_ARN: topic_arn,
         "NOTIFY_STATUSES": ",".join(config.notify_statuses),
         "RECORD_RETENTION_DAYS": str(config.record_retention_days),
         "NOTIFY_MODE": config.notify_mode,
@@ -85,6 +94,10 @@ def function_environment(
     }
     if config.monitor_url:
         environment["MONITOR_URL"] = config.monitor_url
+    for name, value in ((names.ENV_EMAIL_TOPIC_ARN, email_topic_arn), (names.ENV_CHAT_TOPIC_ARN, chat_topic_arn),
+                        (names.ENV_EVENT_BUS_NAME, event_bus_name)):
+        if value:
+            environment[name] = value
     return environment
 
 
@@ -120,6 +133,10 @@ class SessionWatchFunction(Construct):
         topic: sns.ITopic,
         key: kms.IKey,
         removal_policy: RemovalPolicy,
+        email_topic: Optional[sns.ITopic] = None,
+        chat_topic: Optional[sns.ITopic] = None,
+        event_bus_name: Optional[str] = None,
+        event_bus_arn: Optional[str] = None,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -199,10 +216,38 @@ class SessionWatchFunction(Construct):
                 resources=[digests.queue.queue_arn],
             )
         )
-        # PublishBatch authorizes as sns:Publish.
+        # PublishBatch authorizes as sns:Publish. Exactly the audience topics (machines, email, chat).
+        topics = [t for t in (topic, email_topic, chat_topic) if t is not None]
         self.role.add_to_policy(
-            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn])
+            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[t.topic_arn for t in topics])
         )
+        if event_bus_arn:
+            # events:source is a condition key of PutEvents (EventBridge User Guide, "Using IAM policy conditions
+            # in Amazon EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html;
+            # its PutEvents example conditions on events:source with ForAllValues:StringEquals, "Example policy:
+            # Send events to a custom bus in a different account"). ForAllValues: every entry of a PutEvents
+            # request must have that source; Null=false: a request without any source is not let through
+            # (ForAllValues is true of an empty set).
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="PutNotificationEvents",
+                    actions=["events:PutEvents"],
+                    resources=[event_bus_arn],
+                    conditions={
+                        "ForAllValues:StringEquals": {"events:source": [names.EVENT_SOURCE]},
+                        "Null": {"events:source": "false"},
+                    },
+                )
+            )
+        if config.deadline_kms_key_arns:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DecryptDeadlineFarms",
+                    actions=list(DEADLINE_KMS_ACTIONS),
+                    resources=list(config.deadline_kms_key_arns),
+                    conditions={"StringEquals": {"kms:ViaService": f"deadline.{stack.region}.amazonaws.com"}},
+                )
+            )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="EncryptNotifications",
@@ -224,6 +269,9 @@ class SessionWatchFunction(Construct):
                 topic_arn=topic.topic_arn,
                 digest_table_name=digests.table.table_name,
                 digest_queue_url=digests.queue.queue_url,
+                email_topic_arn=email_topic.topic_arn if email_topic is not None else None,
+                chat_topic_arn=chat_topic.topic_arn if chat_topic is not None else None,
+                event_bus_name=event_bus_name,
             ),
             log_retention=lambda_defaults.log_retention(config.log_retention_days),
             log_removal_policy=removal_policy,

@@ -34,7 +34,10 @@ The ``expect`` block of a scenario::
 
 A number can be exact (``3``) or a range (``{"min": 1, "max": 4}``).
 
-Invariants checked in every run: the deployed code is lambda_src/; every matched event was processed; rows
+Invariants checked in every run: each channel received every notification once, in its format: the email
+topic the text (same subject and attributes as the machines message), the chat topic an Amazon Q Developer
+custom notification, and the events queue (through the deployed rule) an event of source ``session-watch``
+with the detail-type of its kind and the machines message's JSON as ``detail``; the deployed code is lambda_src/; every matched event was processed; rows
 are terminal; every NEVER_ATTEMPTED row has a root cause (the session's first FAILED action); one job-level
 message per terminal Job Run Status Change, with its counts; the dead-letter queues are empty. In ``each``
 mode: one per-action message per (action, status), matching its row. In ``digest`` mode: no per-action
@@ -45,7 +48,10 @@ window in the ledger ended ``published``.
 
 from __future__ import annotations
 
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
+
 import fnmatch
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -327,6 +333,8 @@ def evaluate(result: "DemoResult") -> List[Check]:
         detail += f"; {'; '.join(problems)}" if problems else ""
         add(Check(f"WaitForSessionAction on {run.label}", not problems, detail))
 
+    _channel_checks(result, add)
+
     # Dead letters.
     dlq = len(result.dead_letters)
     queues = result.dead_letter_queues or {}
@@ -334,6 +342,49 @@ def evaluate(result: "DemoResult") -> List[Check]:
               f"{plural(dlq, 'message')} (expected {_show(expect.get('deadLetters', 0))})"
               + (" in " + ", ".join(f"{name} {len(m)}" for name, m in queues.items()) if queues else "")))
     return checks
+
+
+def _channel_checks(result, add) -> None:
+    """Every notification reached every channel, each in its own format."""
+    machines = result.notifications
+    kinds = Counter(result.kind_of(n) for n in machines)
+    channels = result.channels or {}
+    emails = channels.get("email")
+    if emails is not None:
+        unpaired = [n.subject for n in machines if n.email is None]
+        add(Check("email topic: one text message per notification, same subject and attributes",
+                  len(emails) == len(machines) and not unpaired,
+                  f"{plural(len(emails), 'message')} for {plural(len(machines), 'notification')}"
+                  + (f"; no e-mail for {_listed('', unpaired)}" if unpaired else "")))
+    chats = channels.get("chat")
+    if chats is not None:
+        bad = [c for c in chats if not (isinstance(c.body, dict) and c.body.get("version") == "1.0"
+                                        and c.body.get("source") == "custom" and (c.body.get("content") or {}).get("title"))]
+        chat_kinds = Counter(c.attributes.get("kind") for c in chats)
+        add(Check("chat topic: one Amazon Q Developer custom notification per notification",
+                  not bad and chat_kinds == kinds,
+                  f"{plural(len(chats), 'message')} (" + ", ".join(f"{v} {k}" for k, v in sorted(chat_kinds.items()))
+                  + ")" + (f"; {len(bad)} not a custom notification (version 1.0, source custom, a title)" if bad else "")))
+    if result.events_rule is None:
+        add(Check("events: notifications routed by a rule to an SQS queue", True,
+                  "not deployed (the stack was synthesised without sessionWatch:eventQueueArns)"))
+        return
+    events = channels.get("events", [])
+    wrong = []
+    details = Counter()
+    for message in events:
+        event = message.body
+        kind = next((k for k, v in names.DETAIL_TYPES.items() if v == event.get("detail-type")), None)
+        if event.get("source") != names.EVENT_SOURCE or kind is None:
+            wrong.append(f"{event.get('source')}/{event.get('detail-type')}")
+        details[json.dumps(event.get("detail"), sort_keys=True)] += 1
+    records = Counter(json.dumps(n.record, sort_keys=True) for n in machines)
+    add(Check(f"events: each notification once through the deployed rule {result.events_rule} into the SQS queue, "
+              "source session-watch, detail = the machines message",
+              not wrong and details == records,
+              f"{plural(len(events), 'event')} for {plural(len(machines), 'notification')}"
+              + (f"; wrong source/detail-type: {', '.join(wrong[:3])}" if wrong else "")
+              + ("" if details == records else "; the details differ from the machines messages")))
 
 
 def _task_total(record: Dict[str, Any]) -> int:

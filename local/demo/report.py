@@ -311,7 +311,7 @@ def print_summary(result: DemoResult, out: TextIO, verbose: bool = False) -> Non
 
     p()
     kinds = Counter(_kind(n) for n in result.notifications)
-    p(f"[6/7] Notifications  {plural(len(result.notifications), 'message')} on the SQS queue subscribed to the topic ("
+    p(f"[6/7] Notifications  {plural(len(result.notifications), 'message')} on the SQS queue subscribed to the machines topic ("
       + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + f"; NOTIFY_MODE={result.mode})")
     p(f"{INDENT}{'message':<11} {'status':<16} subject")
     rank = {"jobRun": 2, "digest": 1}
@@ -323,10 +323,11 @@ def print_summary(result: DemoResult, out: TextIO, verbose: bool = False) -> Non
         p(f"{INDENT}{_message_label(n, labels):<11} {_message_status(n):<16} {n.subject}")
     if len(shown) < len(notes):
         p(f"{INDENT}... and {len(notes) - len(shown)} more per-action messages")
+    _print_channels(result, p, verbose)
     failures = [n for n in notes if n.attributes.get("outcome") == "failure" or n.record.get("outcome") == "failure"]
     if failures:
         p()
-        p(f"{INDENT}E-mail text of the failures (the message's \"email\" member, as an e-mail subscriber gets it"
+        p(f"{INDENT}E-mail text of the failures (the email topic's message, as an e-mail subscriber gets it"
           + ("" if verbose else "; links shortened here, --verbose prints them in full") + "):")
         listed = [n for n in failures if _kind(n) != "sessionAction"] + [
             n for n in failures if _kind(n) == "sessionAction"][:10]
@@ -371,6 +372,64 @@ def print_summary(result: DemoResult, out: TextIO, verbose: bool = False) -> Non
     kept = "" if result.options.workdir else " (deleted when the demo exits; --workdir DIR keeps them)"
     p(f"Logs{kept}: function {result.function['log']}; moto server {result.moto['log']}")
     p(verdict_line(result))
+
+
+def chat_as_text(message: Dict[str, Any]) -> List[str]:
+    """An Amazon Q Developer custom notification as it reads in Slack: the title, the description as plain
+    text (client-markdown: *bold*, _italic_, `code`, <url|text> and [text](url) links), the next steps."""
+    content = message.get("content") or {}
+
+    def plain(text: str) -> str:
+        text = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", text)           # <url|text> -> text
+        text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"\1", text)        # [text](url) -> text
+        return re.sub(r"(?<![\w*_`])[*_`]+|[*_`]+(?![\w*_`])", "", text)
+
+    lines = [plain(str(content.get("title", "")))]
+    lines += [plain(line) for line in str(content.get("description", "")).splitlines()]
+    steps = content.get("nextSteps") or []
+    if steps:
+        lines.append("Next steps:")
+        lines += [f"  - {plain(str(step))}" for step in steps]
+    return lines
+
+
+def _print_channels(result: DemoResult, p, verbose: bool) -> None:
+    """One message of each channel (the first failure digest or failure, else the first message)."""
+    channels = result.channels or {}
+    if not channels or not result.notifications:
+        return
+    pick = next((n for n in result.notifications if _kind(n) == "digest"),
+                next((n for n in result.notifications if n.attributes.get("outcome") == "failure"),
+                     result.notifications[0]))
+    p()
+    p(f"{INDENT}Channels: every notification goes to each, in its own format (one of each shown: "
+      f"{_message_label(pick, result.labels)})")
+    body = json.dumps(pick.record, separators=(",", ":"))
+    p(f"{INDENT}  machines  {plural(len(result.notifications), 'message')} (machines topic -> SQS): JSON, "
+      f"{len(body)} bytes: {body if verbose else _short(body, 90)}")
+    emails = channels.get("email", [])
+    if emails:
+        p(f"{INDENT}  email     {plural(len(emails), 'message')} (email topic -> SQS): subject \"{pick.subject}\", "
+          "text below")
+    chats = channels.get("chat", [])
+    if chats:
+        chat = next((c for c in chats if c.attributes == pick.attributes), chats[0])
+        p(f"{INDENT}  chat      {plural(len(chats), 'message')} (chat topic -> SQS; Amazon Q Developer custom "
+          "notification); in Slack it reads:")
+        lines = chat_as_text(chat.body)
+        if not verbose:  # title, the first description lines, the next steps
+            steps = lines.index("Next steps:") if "Next steps:" in lines else len(lines)
+            head, rest = lines[:6], lines[6:steps]
+            lines = head + ([f"(... {plural(len(rest), 'more line')}; --verbose prints them)"] if rest else []) \
+                + lines[steps:]
+        for line in lines:
+            p(f"{INDENT}              {line}" if verbose else f"{INDENT}              {shorten_links(line)}")
+    if result.events_rule:
+        events = channels.get("events", [])
+        event = next((m.body for m in events if m.body.get("detail") == pick.record), events[0].body if events else {})
+        p(f"{INDENT}  events    {plural(len(events), 'event')} (default bus -> rule {result.events_rule} -> SQS "
+          f"session-watch-demo-events): source {event.get('source')}, detail-type \"{event.get('detail-type')}\", "
+          "detail = the machines JSON")
 
 
 def verdict_line(result: DemoResult) -> str:

@@ -40,7 +40,7 @@ from local.moto_stack import (
 )
 from local.moto_stack.deploy import DeployError, resolve
 from local.moto_stack.eventbridge import AsyncInvokeConfig
-from local.moto_stack.observe import Notification
+from local.moto_stack.observe import ChannelMessage, Notification
 from local.moto_stack.stepfunctions import StateMachineRun
 
 from .checks import Check, evaluate
@@ -61,6 +61,18 @@ EVENT_DELIVERIES = ("queue", "direct")
 TEMP_PREFIX = "session-watch-demo-"
 #: A failed SQS message comes back after this many seconds locally (the queue says minutes).
 RETRY_VISIBILITY_SECONDS = 1
+#: The queue the demo creates for the events channel; the stack is synthesised with its ARN as
+#: ``sessionWatch:eventQueueArns``, so a deployed rule delivers the function's events to it.
+EVENTS_QUEUE_NAME = "session-watch-demo-events"
+
+
+def events_queue_arn(account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> str:
+    return f"arn:aws:sqs:{region}:{account}:{EVENTS_QUEUE_NAME}"
+
+
+def channel_context(account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> Dict[str, str]:
+    """The ``-c`` context that turns on the demo's events queue (the other channels need no key)."""
+    return {"sessionWatch:eventQueueArns": events_queue_arn(account, region)}
 
 
 @dataclass
@@ -76,7 +88,7 @@ class DemoOptions:
 
     def synth_context(self) -> Dict[str, str]:
         """The ``-c`` context the demo synthesises with (strings, as the CDK CLI passes them)."""
-        context = {"sessionWatch:digestWindowSeconds": str(self.digest_window)}
+        context = {"sessionWatch:digestWindowSeconds": str(self.digest_window), **channel_context()}
         if self.mode:
             context["sessionWatch:notifyMode"] = self.mode
         if self.delivery:
@@ -118,6 +130,10 @@ class DemoResult:
     jobs: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # job id -> GetJob as the farm has it
     timings: Dict[str, float] = field(default_factory=dict)
     checks: List[Check] = field(default_factory=list)
+    #: channel -> what its subscriber received: "email", "chat" (topic subscribers), "events" (the rule's queue)
+    channels: Dict[str, List[ChannelMessage]] = field(default_factory=dict)
+    #: the deployed rule that delivers session-watch events to the demo's events queue (None: not deployed)
+    events_rule: Optional[str] = None
 
     @property
     def passed(self) -> bool:
@@ -404,6 +420,8 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
                       "GetTask, GetJob, GetSession and their Batch* forms)")
 
         progress.phase(3, total, "Deploy", f"stack {options.stack_name} into moto's CloudFormation")
+        # The events channel's queue: the synthesised rule names it (sessionWatch:eventQueueArns), as a user's would.
+        events_queue_url = moto.client("sqs").create_queue(QueueName=EVENTS_QUEUE_NAME)["QueueUrl"]
         t0 = time.monotonic()
         deployed = deploy_stack(moto, Path(options.cdk_out), options.stack_name)
         timings["deploy"] = time.monotonic() - t0
@@ -433,9 +451,14 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
         recorder = PublishRecorder()
         _record_function_publishes(recorder)
         dlqs = dead_letter_queues(deployed, moto, async_config, bus)
+        events_rule = next((r.name for r in bus.rules
+                            if any(t["Arn"] == events_queue_arn(account, region) for t in r.targets)), None)
         observer = Observer(moto, topic_arn=_output(deployed, "TopicArn"), table_name=_output(deployed, "TableName"),
                             dead_letter_queue_url=deployed.outputs.get("DeadLetterQueueUrl"), published=recorder,
-                            dead_letter_queues=dlqs, digest_table_name=env.get("DIGEST_TABLE_NAME") or None)
+                            dead_letter_queues=dlqs, digest_table_name=env.get("DIGEST_TABLE_NAME") or None,
+                            email_topic_arn=deployed.outputs.get("EmailTopicArn"),
+                            chat_topic_arn=deployed.outputs.get("ChatTopicArn"),
+                            events_queue_url=events_queue_url if events_rule else None)
         progress.runtime(runtime, bus, observer)
         progress.info(f"notifications: NOTIFY_MODE={mode}"
                       + (f", digest window {window} s" if mode == "digest" and window else "")
@@ -536,6 +559,8 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
             digest_ledger=observer.digest_items(),
             jobs=jobs,
             timings=timings,
+            channels={k: list(v) for k, v in observer.channels.items()},
+            events_rule=events_rule,
         )
         result.checks = evaluate(result)
         timings["total"] = time.monotonic() - started

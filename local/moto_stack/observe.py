@@ -1,12 +1,12 @@
 """What a user looks at after the fact: the messages the topic delivered, the history table, the DLQ.
 
-* Notifications are read the way a subscriber gets them: an SQS queue subscribed to the deployed topic
-  (standard envelope: ``MessageId``, ``Subject``, ``Message``, ``MessageAttributes``). With
-  ``MessageStructure=json`` an SQS subscriber receives the ``default`` member (the record as JSON); the
-  ``email`` member, what an e-mail subscriber would receive, comes from ``published`` (MessageId -> the
-  published ``Message``; the demo records it from the function's own SNS client, since moto delivers
-  nothing to e-mail subscriptions and its ``/moto-api/data.json`` fails once a Lambda function exists
-  without Docker).
+* Notifications are read the way a subscriber gets them, one SQS queue subscribed to each audience's topic
+  (standard envelope: ``MessageId``, ``Subject``, ``Message``, ``MessageAttributes``): the machines' topic
+  (the JSON object), the email topic (the text an e-mail subscriber gets: moto delivers nothing to e-mail
+  subscriptions, so an SQS subscriber stands in for it) and the chat topic (Amazon Q Developer's custom
+  notification JSON). An email is paired with its machines message by subject and attributes.
+* The events channel is read from the SQS queue a deployed rule delivers ``session-watch`` events to
+  (``events_queue_url``): whole EventBridge events, as a rule's SQS target receives them.
 * The history table is scanned (every item, numbers as numbers); so is the digest ledger table.
 * The dead-letter queues (the function's, and those of the event and digest queues) are read without
   consuming them.
@@ -32,6 +32,16 @@ class Notification:
     raw: Dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class ChannelMessage:
+    """A message of the email or chat topic, or an event of the events channel."""
+
+    channel: str  # "email", "chat", "events"
+    subject: Optional[str]
+    body: Any  # email: text; chat: the custom notification (dict); events: the whole event (dict)
+    attributes: Dict[str, str] = field(default_factory=dict)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -47,7 +57,8 @@ class Observer:
                  dead_letter_queue_url: Optional[str] = None, queue_name: str = "session-watch-demo-subscriber",
                  published: Optional[Callable[[], Dict[str, str]]] = None,
                  dead_letter_queues: Optional[Dict[str, str]] = None,
-                 digest_table_name: Optional[str] = None) -> None:
+                 digest_table_name: Optional[str] = None, email_topic_arn: Optional[str] = None,
+                 chat_topic_arn: Optional[str] = None, events_queue_url: Optional[str] = None) -> None:
         self.moto = moto
         self.dead_letter_queues = dict(dead_letter_queues or {})
         if dead_letter_queue_url and dead_letter_queue_url not in self.dead_letter_queues.values():
@@ -65,11 +76,51 @@ class Observer:
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True
         )["SubscriptionArn"]
         self.received: List[Notification] = []
+        #: channel -> the queue that receives it (email and chat: subscribed here; events: the rule's target)
+        self.channel_queues: Dict[str, str] = {}
+        for channel, arn in (("email", email_topic_arn), ("chat", chat_topic_arn)):
+            if arn:
+                url = sqs.create_queue(QueueName=f"{queue_name}-{channel}")["QueueUrl"]
+                qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                moto.client("sns").subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+                self.channel_queues[channel] = url
+        if events_queue_url:
+            self.channel_queues["events"] = events_queue_url
+        self.channels: Dict[str, List[ChannelMessage]] = {c: [] for c in self.channel_queues}
+        self._unpaired_emails: List[ChannelMessage] = []
+
+    def _receive_all(self, url: str) -> List[Dict[str, Any]]:
+        """Receive (and delete) every message waiting in a queue; their bodies as JSON."""
+        sqs = self.moto.client("sqs")
+        out: List[Dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            if not messages:
+                return out
+            out += [json.loads(m["Body"]) for m in messages]
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+    def _drain_channels(self) -> None:
+        for channel, url in self.channel_queues.items():
+            for body in self._receive_all(url):
+                if channel == "events":
+                    message = ChannelMessage(channel, None, body)
+                else:
+                    attributes = {k: v.get("Value") for k, v in (body.get("MessageAttributes") or {}).items()}
+                    text = body["Message"]
+                    message = ChannelMessage(channel, body.get("Subject"),
+                                             json.loads(text) if channel == "chat" else text, attributes)
+                    if channel == "email":
+                        self._unpaired_emails.append(message)
+                self.channels[channel].append(message)
 
     def drain(self) -> List[Notification]:
-        """Receive (and delete) every message waiting in the subscriber queue; returns the new ones."""
+        """Receive (and delete) every message waiting in the subscriber queues; returns the new machines
+        messages (each with its e-mail text when the email topic carried it)."""
         sqs = self.moto.client("sqs")
         new: List[Notification] = []
+        self._drain_channels()
         while True:
             batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             messages = batch.get("Messages", [])
@@ -87,24 +138,22 @@ class Observer:
                 ))
             sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
-        if new:
-            emails = self._published_emails()
-            for notification in new:
-                notification.email = emails.get(notification.message_id)
+        self._drain_channels()  # what the function published on the other channels meanwhile
         self.received.extend(new)
+        self._pair_emails()
         return new
 
-    def _published_emails(self) -> Dict[str, str]:
-        """MessageId -> the ``email`` member of the message as it was published."""
-        out: Dict[str, str] = {}
-        for message_id, message in self.published().items():
-            try:
-                structured = json.loads(message)
-            except (TypeError, ValueError):
+    def _pair_emails(self) -> None:
+        """Give each machines message the text of the email message with the same subject and attributes (the
+        function publishes one of each per notification)."""
+        for notification in self.received:
+            if notification.email is not None:
                 continue
-            if isinstance(structured, dict) and isinstance(structured.get("email"), str):
-                out[message_id] = structured["email"]
-        return out
+            for email in self._unpaired_emails:
+                if email.subject == notification.subject and email.attributes == notification.attributes:
+                    notification.email = email.body
+                    self._unpaired_emails.remove(email)
+                    break
 
     def rows(self) -> List[Dict[str, Any]]:
         """Every item of the history table, as plain Python values."""

@@ -74,11 +74,13 @@ class Assemblies:
         self._lock = threading.Lock()
 
     def _start_all(self) -> None:
-        from local.demo.run import DEMO_DIGEST_WINDOW_SECONDS
+        from local.demo.run import DEMO_DIGEST_WINDOW_SECONDS, channel_context
 
         for name, extra in CONFIGURATIONS.items():
             outdir = self.root / f"cdk.out-{name}"
-            context = dict({"sessionWatch:digestWindowSeconds": str(DEMO_DIGEST_WINDOW_SECONDS)}, **extra)
+            # As make demo synthesises: its events queue is sessionWatch:eventQueueArns.
+            context = dict({"sessionWatch:digestWindowSeconds": str(DEMO_DIGEST_WINDOW_SECONDS)},
+                           **channel_context(), **extra)
             env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
             env.update(CDK_OUTDIR=str(outdir), CDK_CONTEXT_JSON=json.dumps(context))
             env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

@@ -48,17 +48,18 @@ def test_rules_filter_on_configured_statuses_farms_and_queues(scoped_template):
 
 def test_email_subscriptions_with_their_filter_policies(scoped_template):
     topics = {k: v for k, v in resources(scoped_template, "AWS::SNS::Topic").items()}
-    notifications_id = next(k for k in topics if k.startswith("Notifications"))
+    email_topic_id = next(k for k in topics if k.startswith("NotificationsEmailTopic"))
     operations_id = next(k for k in topics if k.startswith("MonitoringOperationsTopic"))
     subscriptions = {s["Properties"]["Endpoint"]: s["Properties"]
                      for s in resources(scoped_template, "AWS::SNS::Subscription").values()}
     assert set(subscriptions) == {"render-ops@example.com", "lead@example.com", "oncall@example.com"}
     failures_only = subscriptions["render-ops@example.com"]
     assert failures_only["Protocol"] == "email"
-    assert failures_only["TopicArn"] == {"Ref": notifications_id}
+    assert failures_only["TopicArn"] == {"Ref": email_topic_id}  # people by email: the email topic
     assert failures_only["FilterPolicy"] == {"outcome": ["failure"]}
     assert failures_only.get("FilterPolicyScope", "MessageAttributes") == "MessageAttributes"
     assert "FilterPolicy" not in subscriptions["lead@example.com"]
+    assert subscriptions["lead@example.com"]["TopicArn"] == {"Ref": email_topic_id}
     assert subscriptions["oncall@example.com"]["TopicArn"] == {"Ref": operations_id}
 
 

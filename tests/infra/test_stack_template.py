@@ -63,10 +63,13 @@ def test_function_environment_is_the_contract(template):
     _, fn = one(template, "AWS::Lambda::Function", "SessionWatchFunction")
     env = fn["Properties"]["Environment"]["Variables"]
     table_id = _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")
-    topic_id = _id(template, "AWS::SNS::Topic", "Notifications")
+    topic_id = logical_id(template, "AWS::SNS::Topic", "NotificationsTopic")
     assert env == {
         "TABLE_NAME": {"Ref": table_id},
-        "TOPIC_ARN": {"Ref": topic_id},
+        "TOPIC_ARN": {"Ref": topic_id},  # the machines' topic
+        "EMAIL_TOPIC_ARN": {"Ref": logical_id(template, "AWS::SNS::Topic", "NotificationsEmailTopic")},
+        "CHAT_TOPIC_ARN": {"Ref": logical_id(template, "AWS::SNS::Topic", "NotificationsChatTopic")},
+        "EVENT_BUS_NAME": "default",  # sessionWatch:eventBus defaults to the account's default bus
         "NOTIFY_STATUSES": TERMINAL_STATUSES,
         "RECORD_RETENTION_DAYS": "90",
         "NOTIFY_MODE": "digest",
@@ -341,7 +344,9 @@ def test_no_email_subscription_by_default(template):
 def test_function_role_has_exactly_the_statements_it_needs(template):
     table_id = _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")
     digest_table_id = _id(template, "AWS::DynamoDB::GlobalTable", "DigestsTable")
-    topic_id = _id(template, "AWS::SNS::Topic", "Notifications")
+    topic_id = logical_id(template, "AWS::SNS::Topic", "NotificationsTopic")
+    email_topic_id = logical_id(template, "AWS::SNS::Topic", "NotificationsEmailTopic")
+    chat_topic_id = logical_id(template, "AWS::SNS::Topic", "NotificationsChatTopic")
     key_id = _id(template, "AWS::KMS::Key")
     dlq_id = _queue(template, "SessionWatchDeadLetterQueue")
     events_id = _queue(template, "EventsQueue")
@@ -367,7 +372,10 @@ def test_function_role_has_exactly_the_statements_it_needs(template):
         "dynamodb:UpdateItem": sorted(history + digest_ledger),
         "dynamodb:DeleteItem": digest_ledger,
         "dynamodb:Query": sorted(history + [f"<{table_id}.Arn>/index/byDigestWindow"]),
-        "sns:Publish": [f"<{topic_id}>"],  # also authorizes PublishBatch
+        # Exactly the three audience topics (machines, email, chat); also authorizes PublishBatch.
+        "sns:Publish": sorted([f"<{topic_id}>", f"<{email_topic_id}>", f"<{chat_topic_id}>"]),
+        # The default bus, only for events whose source is session-watch (condition: test_channels.py).
+        "events:PutEvents": ["arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:event-bus/default"],
         "kms:GenerateDataKey": [f"<{key_id}.Arn>"],
         "kms:Decrypt": [f"<{key_id}.Arn>"],
         "logs:CreateLogStream": [f"<{log_group_id}.Arn>"],
@@ -586,7 +594,7 @@ def test_dashboard_shows_failures_completions_errors_duration_and_dlq_depth(temp
 def test_outputs_name_the_tables_topic_state_machine_and_queues(template):
     outputs = template["Outputs"]
     assert outputs["TableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")}
-    assert outputs["TopicArn"]["Value"] == {"Ref": _id(template, "AWS::SNS::Topic", "Notifications")}
+    assert outputs["TopicArn"]["Value"] == {"Ref": logical_id(template, "AWS::SNS::Topic", "NotificationsTopic")}
     assert outputs["StateMachineArn"]["Value"] == {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
     assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "SessionWatchDeadLetterQueue")}
     assert outputs["EventQueueUrl"]["Value"] == {"Ref": _queue(template, "EventsQueue")}
