@@ -1,10 +1,13 @@
 """Enrichment: job name and priority, worker and log location, root cause, with bounded calls.
 
 Caches live for the execution environment (job details per job, session details and root causes per
-session). Calls are bounded: at most ``ENRICHMENT_CALLS_PER_JOB_WINDOW`` calls of each kind per job per
-window (``DIGEST_WINDOW_SECONDS``) in this execution environment, where one call may be a Batch* read
-covering many sessions. A failed or skipped lookup never stops a record or a notification: the record
-goes on without the detail and names it in ``enrichmentMissing``.
+session). Sessions are read once each (one BatchGetSession per batch for every session it names, or one
+GetSession per new session), so every record whose session has a worker names it; a lookup Deadline Cloud
+refused is not retried for that job before the next window (``DIGEST_WINDOW_SECONDS``). Job and root-cause
+lookups are bounded: at most ``ENRICHMENT_CALLS_PER_JOB_WINDOW`` calls of each kind per job per window in
+this execution environment, where one call may be a Batch* read covering many. A failed or skipped lookup
+never stops a record or a notification: the record goes on without the detail and names it in
+``enrichmentMissing``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Enricher:
         self._root_cause_records: Lru = Lru(_CACHE_SIZE)  # session id -> the root cause's full record
         self._budget: Dict[Tuple[str, str], Tuple[int, int]] = {}
         self._missing: Dict[Tuple[str, str], str] = {}  # (kind, id) -> why it is missing (this window)
+        self._failed_at: Dict[Tuple[str, str], int] = {}  # (kind, job id) -> the window its lookup failed in
 
     # --- budget ----------------------------------------------------------------------------------
 
@@ -54,6 +58,15 @@ class Enricher:
         if len(self._budget) > _CACHE_SIZE:
             self._budget.pop(next(iter(self._budget)))
         return True
+
+    def _refused_recently(self, kind: str, job_id: str, now: float) -> Optional[str]:
+        """Why a lookup of ``kind`` for the job failed in this window, if it did (it is not retried before the
+        next window)."""
+        failed = self._failed_at.get((kind, job_id))
+        window = int(now // self._settings.digest_window_seconds)
+        if failed is None or failed != window:
+            return None
+        return self._missing.get((kind, job_id))
 
     def _limit_text(self) -> str:
         return (f"call limit ({self._settings.enrichment_calls_per_job_window} per job per "
@@ -86,14 +99,14 @@ class Enricher:
         if cached is not None:
             return cached, None
         fallback = domain.default_session_info(record["farmId"], record["queueId"], session_id)
-        if not self._allow(SESSION, record["jobId"], now):
-            reason = self._missing.get((SESSION, record["jobId"]), self._limit_text())
-            return fallback, f"workerId: {reason}"
+        refused = self._refused_recently(SESSION, record["jobId"], now)
+        if refused:  # no retry within the window of a lookup Deadline Cloud refused (throttled, denied)
+            return fallback, f"workerId: {refused}"
         try:
             response = self._deadline.get_session(record["farmId"], record["queueId"], record["jobId"], session_id)
             info = domain.session_info(response, farm_id=record["farmId"], queue_id=record["queueId"])
         except (DeadlineError, MalformedSessionActionError) as err:
-            return fallback, self._failed(SESSION, record["jobId"], "workerId", "GetSession", err)
+            return fallback, self._failed(SESSION, record["jobId"], "workerId", "GetSession", err, now)
         self._sessions.put(session_id, info)
         self._missing.pop((SESSION, record["jobId"]), None)
         return info, None
@@ -148,15 +161,15 @@ class Enricher:
         if wanted_jobs:
             self._batch_fill(JOB, "jobName", "BatchGetJob", self._deadline.batch_get_jobs, wanted_jobs,
                              job_of=lambda j: j[2],
-                             store=lambda j, item: self._jobs.put(j[2], domain.job_info(item)))
+                             store=lambda j, item: self._jobs.put(j[2], domain.job_info(item)), now=now)
 
         sessions: Dict[str, Tuple[str, str, str, str]] = {}
         for r in records:
             sid = r.get("sessionId")
             if sid and sid not in self._sessions and sid not in sessions:
                 sessions[sid] = (r["farmId"], r["queueId"], r["jobId"], sid)
-        allowed_jobs = {job for job in {s[2] for s in sessions.values()} if self._allow(SESSION, job, now)}
-        wanted_sessions = [s for s in sessions.values() if s[2] in allowed_jobs]
+        # One BatchGetSession for every session of the batch not known yet: a budget of calls, not items.
+        wanted_sessions = [s for s in sessions.values() if not self._refused_recently(SESSION, s[2], now)]
         if wanted_sessions:
             self._batch_fill(
                 SESSION, "workerId", "BatchGetSession", self._deadline.batch_get_sessions, wanted_sessions,
@@ -164,6 +177,7 @@ class Enricher:
                 store=lambda s, item: self._sessions.put(
                     s[3], domain.session_info(item, farm_id=s[0], queue_id=s[1])
                 ),
+                now=now,
             )
 
         # Root causes: one ListSessionActions per session that needs one (within the budget), then one
@@ -211,22 +225,22 @@ class Enricher:
                 self.remember_root_cause(sid, cause)
 
     def _batch_fill(self, kind: str, field: str, operation: str, call: Callable, wanted: Sequence[Tuple[str, ...]], *,
-                    job_of: Callable, store: Callable) -> None:
+                    job_of: Callable, store: Callable, now: float) -> None:
         """One Batch* call for ``wanted`` identifiers; answers are keyed by the whole identifier."""
         try:
             found, errors = call(wanted)
         except (DeadlineError, MalformedSessionActionError) as err:
             for item in wanted:
-                self._failed(kind, job_of(item), field, operation, err)
+                self._failed(kind, job_of(item), field, operation, err, now)
             return
         for ident in wanted:
             if ident in found:
                 try:
                     store(ident, found[ident])
                 except MalformedSessionActionError as err:
-                    self._failed(kind, job_of(ident), field, operation, err)
+                    self._failed(kind, job_of(ident), field, operation, err, now)
             elif ident in errors:
-                self._failed(kind, job_of(ident), field, operation, errors[ident])
+                self._failed(kind, job_of(ident), field, operation, errors[ident], now)
 
     # --- the whole record ------------------------------------------------------------------------
 
@@ -247,12 +261,16 @@ class Enricher:
         return domain.enrich(record, job=job, session=session, root_cause=cause, region=s.region,
                              partition=s.partition, monitor_url=s.monitor_url, missing=missing)
 
-    def _failed(self, kind: str, job_id: str, field: str, operation: str, err: Exception) -> str:
+    def _failed(self, kind: str, job_id: str, field: str, operation: str, err: Exception,
+                now: Optional[float] = None) -> str:
         code = getattr(err, "code", None) or type(err).__name__
         reason = f"{operation} {code}"
         self._missing[(kind, job_id)] = reason
-        if len(self._missing) > _CACHE_SIZE:
-            self._missing.pop(next(iter(self._missing)))
+        if now is not None:
+            self._failed_at[(kind, job_id)] = int(now // self._settings.digest_window_seconds)
+        for cache in (self._missing, self._failed_at):
+            if len(cache) > _CACHE_SIZE:
+                cache.pop(next(iter(cache)))
         count(Metric.ENRICHMENT_FAILED)
         logger.warning("enrichment call failed; the notification goes out without it",
                        extra={"jobId": job_id, "detail": field, "operation": operation, "error": code})

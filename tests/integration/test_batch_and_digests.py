@@ -168,17 +168,30 @@ def test_enrichment_failure_never_loses_the_notification(farm, invoke, local_aws
     assert "jobName" in " ".join(message["record"]["enrichmentMissing"])
 
 
-def test_enrichment_calls_are_bounded_per_job_per_window(farm, invoke, local_aws):
-    job, events = failing_job(farm, frames=3, sessions=3)  # three sessions of one job
+def test_every_failure_names_its_worker_with_one_read_per_session(farm, invoke, local_aws):
+    job, events = failing_job(farm, frames=6, sessions=3)  # three sessions (workers) of one job
 
     results = [invoke(e) for e in events]
 
     calls = farm.calls()
-    assert calls["GetSession"] == 1 and calls["GetJob"] == 1
-    assert results[0]["workerId"] is not None
-    limited = [r for r in results[1:] if r["workerId"] is None]
-    assert limited and all(any("call limit" in m for m in r["enrichmentMissing"]) for r in limited)
-    assert len(local_aws.notifications()) == 3  # every failure still notified (each mode)
+    assert calls["GetSession"] == 3 and calls["GetJob"] == 1  # each session once, the job once
+    assert all(r["workerId"] and r["fleetId"] for r in results)
+    assert len({r["workerId"] for r in results}) == 3
+    assert all(r["enrichmentMissing"] is None for r in results)
+    assert len(local_aws.notifications()) == 6  # every failure still notified (each mode)
+
+
+def test_a_batch_reads_every_session_of_every_batch_in_one_call(farm, invoke, local_aws):
+    job, events = failing_job(farm, frames=8, sessions=4)
+    farm.reset_calls()
+
+    assert invoke(sqs_event(events[:4])) == {"batchItemFailures": []}
+    assert invoke(sqs_event(events[4:])) == {"batchItemFailures": []}  # the same window, the same job
+
+    calls = farm.calls()
+    assert calls.get("BatchGetSession") == 1 and "GetSession" not in calls  # the second batch: all cached
+    records = [json.loads(json.dumps(m["record"])) for m in local_aws.notifications()]
+    assert len(records) == 8 and all(r["workerId"] for r in records)
 
 
 # --- the SQS batch path ---------------------------------------------------------------------------

@@ -86,19 +86,38 @@ def reads():
     return Reads()
 
 
-def test_one_call_per_kind_per_job_per_window_then_the_documented_fallback(reads):
+def test_every_new_session_is_read_once_and_job_lookups_stay_one_per_job_per_window(reads):
+    """The worker of every session (a second session of a job in the window too); a budget of calls for
+    job and root-cause lookups, not of items."""
     enricher = Enricher(reads, SETTINGS)
 
     first = enricher.enrich(record(1), task_run_status="FAILED", now=T0)
     second = enricher.enrich(record(2), task_run_status="FAILED", now=T0 + 10)
+    again = enricher.enrich(record(2, n=2), task_run_status="FAILED", now=T0 + 20)
     next_window = enricher.enrich(record(3), task_run_status="FAILED", now=T0 + 61)
 
-    assert reads.calls == Counter({"GetJob": 1, "GetSession": 2})
+    assert reads.calls == Counter({"GetJob": 1, "GetSession": 3})  # the job once; each session once
     assert first["workerId"] and first["jobName"] == "shot-042" and first["enrichmentMissing"] is None
+    assert second["workerId"] == "worker-" + session_id(2)[-8:] and second["enrichmentMissing"] is None
+    assert again["workerId"] == second["workerId"]  # cached
+    assert next_window["workerId"] is not None
+
+
+def test_a_refused_session_lookup_is_named_and_not_retried_for_the_job_before_the_next_window(reads):
+    reads.fail["GetSession"] = DeadlineThrottled("GetSession", "ThrottlingException", "slow down")
+    enricher = Enricher(reads, SETTINGS)
+
+    first = enricher.enrich(record(1), task_run_status="FAILED", now=T0)
+    second = enricher.enrich(record(2), task_run_status="FAILED", now=T0 + 10)
+    del reads.fail["GetSession"]
+    later = enricher.enrich(record(2), task_run_status="FAILED", now=T0 + 61)
+
+    assert reads.calls["GetSession"] == 2  # session 1, then session 2 in the next window; not in between
+    assert first["workerId"] is None and first["enrichmentMissing"] == ["workerId: GetSession ThrottlingException"]
     assert second["workerId"] is None and second["logStream"] == session_id(2)  # the documented log location
     assert second["logGroup"] == f"/aws/deadline/{FARM}/{QUEUE}"
-    assert second["enrichmentMissing"] == ["workerId: call limit (1 per job per 60 s) reached"]
-    assert next_window["workerId"] is not None  # a new window, a new call
+    assert second["enrichmentMissing"] == ["workerId: GetSession ThrottlingException"]
+    assert later["workerId"] is not None and later["enrichmentMissing"] is None
 
 
 def test_a_failed_call_is_named_and_not_retried_within_the_window(reads):
