@@ -171,3 +171,26 @@ def scoped_template(tmp_path_factory) -> Dict[str, Any]:
 @pytest.fixture(scope="session")
 def direct_template(tmp_path_factory) -> Dict[str, Any]:
     return synth_in_process(tmp_path_factory.mktemp("cdk.out-direct"), DIRECT_CONTEXT)
+
+
+def nag_findings_without_acknowledgements(outdir: Path, overrides: Dict[str, Any], monkeypatch):
+    """Synthesise with every cdk-nag acknowledgement recorded instead of applied: (the findings cdk-nag
+    then fails synth with, as (rule, construct path); the acknowledgements, as (rule, path, reason))."""
+    import json
+
+    import pytest
+
+    import infra.nag
+
+    acknowledged = []
+    monkeypatch.setattr(infra.nag, "acknowledge", lambda scope, rule_id, reason: acknowledged.append(
+        (rule_id, scope.node.path, reason)))
+    app = build_app(outdir, overrides)
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text())
+    found = {
+        (v["ruleName"], c["constructPath"].removesuffix("/Resource"))
+        for plugin in report["pluginReports"] for v in plugin["violations"] for c in v["violatingConstructs"]
+    }
+    return found, acknowledged

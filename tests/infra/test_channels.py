@@ -9,7 +9,7 @@ import json
 import pytest
 
 from infra.config import PREFIX, ConfigError, SlackChannel, TeamsChannel, load_config
-from tests.infra.conftest import ACCOUNT, REGION, build_app, synth_in_process
+from tests.infra.conftest import ACCOUNT, REGION, nag_findings_without_acknowledgements, synth_in_process
 from tests.infra.template_tools import as_list, granted, logical_id, one, render, resources, role_statements
 
 pytestmark = pytest.mark.slow
@@ -232,20 +232,8 @@ def test_outputs_name_every_topic_and_the_bus(channels_template):
 def test_nag_acknowledgements_of_the_channels_cover_real_findings_only(tmp_path, monkeypatch):
     """Without the acknowledgements, cdk-nag (and CDK's annotation) fail synth with exactly the acknowledged
     findings: the chat role's read-only CloudWatch wildcards, and the unresolved-environment note of the rule."""
-    import infra.nag
-
-    acknowledged = []
-    monkeypatch.setattr(infra.nag, "acknowledge", lambda scope, rule_id, reason: acknowledged.append(
-        (rule_id, scope.node.path, reason)))
     context = {k: v for k, v in CHANNELS_CONTEXT.items() if k != "sessionWatch:eventBus"}
-    app = build_app(tmp_path, context)
-    with pytest.raises(Exception, match="ValidationFailed"):
-        app.synth()
-    report = json.loads((tmp_path / "validation-report.json").read_text())
-    found = {
-        (v["ruleName"], c["constructPath"].removesuffix("/Resource"))
-        for plugin in report["pluginReports"] for v in plugin["violations"] for c in v["violatingConstructs"]
-    }
+    found, acknowledged = nag_findings_without_acknowledgements(tmp_path, context, monkeypatch)
     assert found == {(rule_id, path) for rule_id, path, _ in acknowledged}
     assert all(len(reason) > 40 for _, _, reason in acknowledged)
     new = {(rule_id, path) for rule_id, path, _ in acknowledged if "/ChatChannels/" in path or "/NotificationEvents/" in path}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import REPO_ROOT, build_app
+from tests.infra.conftest import REPO_ROOT, nag_findings_without_acknowledgements
 
 pytestmark = pytest.mark.slow
 
@@ -86,19 +86,7 @@ def test_cdk_nag_ran_and_reported_nothing(synth, template):
 
 def test_every_acknowledgement_covers_a_real_finding_and_nothing_else(tmp_path, monkeypatch):
     """Without the acknowledgements, cdk-nag fails synth with exactly the acknowledged findings."""
-    import infra.nag
-
-    acknowledged = []
-    monkeypatch.setattr(infra.nag, "acknowledge", lambda scope, rule_id, reason: acknowledged.append(
-        (rule_id, scope.node.path, reason)))
-    app = build_app(tmp_path, {"aws:cdk:bundling-stacks": []})
-    with pytest.raises(Exception, match="ValidationFailed"):
-        app.synth()
-    report = json.loads((tmp_path / "validation-report.json").read_text())
-    found = {
-        (v["ruleName"], c["constructPath"].removesuffix("/Resource"))
-        for plugin in report["pluginReports"] for v in plugin["violations"] for c in v["violatingConstructs"]
-    }
+    found, acknowledged = nag_findings_without_acknowledgements(tmp_path, {"aws:cdk:bundling-stacks": []}, monkeypatch)
     assert found == {(rule_id, path) for rule_id, path, _ in acknowledged}
     assert all(len(reason) > 40 for _, _, reason in acknowledged)
     assert {rule_id for rule_id, _, _ in acknowledged} == {
