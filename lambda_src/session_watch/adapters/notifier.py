@@ -53,11 +53,9 @@ class Notifier:
         self.channels: Tuple[str, ...] = tuple(c for c in names.CHANNELS if c in on)
 
     def publish(self, notification: Notification, channels: Sequence[str]) -> Dict[str, Result]:
-        """Publish on ``channels``; per channel its message id or its ``NotificationError``."""
-        out: Dict[str, Result] = {}
-        for channel in channels:
-            out[channel] = self.publish_batch([(notification, [channel])])[0][channel]
-        return out
+        """Publish on ``channels``; per channel its message id or its ``NotificationError`` (a batch of one:
+        one Publish per topic, one PutEvents entry)."""
+        return self.publish_batch([(notification, channels)])[0]
 
     def publish_batch(self, items: Sequence[Item]) -> List[Dict[str, Result]]:
         """Publish many; for each item, in order, per channel its id or its error."""
