@@ -235,6 +235,26 @@ class RecordStore:
                 kwargs["ExclusiveStartKey"] = last
         return records
 
+    def records_of_job(self, job_id: str, *, limit: Optional[int] = None) -> List[Record]:
+        """Every record of one job (its partition: one Query, paged), at most ``limit`` of them."""
+        records: List[Record] = []
+        kwargs: Dict[str, Any] = dict(
+            TableName=self._table,
+            KeyConditionExpression="jobId = :j",
+            ExpressionAttributeValues={":j": {"S": job_id}},
+        )
+        while limit is None or len(records) < limit:
+            if limit is not None:
+                kwargs["Limit"] = limit - len(records)
+            with store_call("Query", f"{self._table} jobId={job_id}"):
+                page = self._client.query(**kwargs)
+            records.extend(self.to_record(item) for item in page.get("Items") or [])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        return records
+
     def to_record(self, item: Mapping[str, Any]) -> Record:
         """A stored item (DynamoDB JSON) back to a record with every contract key."""
         plain = {k: self._deserializer.deserialize(v) for k, v in item.items() if k in RECORD_FIELDS}
