@@ -121,6 +121,11 @@ DEFAULTS: Dict[str, Any] = {
     "machineQueueArns": [],
     "slackChannels": [],
     "teamsChannels": [],
+    # Suspect workers: a worker whose failed task runs reach suspectWorkerFailures in a window of
+    # suspectWorkerWindowMinutes, making up at least suspectWorkerFailureRatio of its task runs there.
+    "suspectWorkerFailures": names.DEFAULT_SUSPECT_WORKER_FAILURES,
+    "suspectWorkerWindowMinutes": names.DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES,
+    "suspectWorkerFailureRatio": names.DEFAULT_SUSPECT_WORKER_FAILURE_RATIO,
 }
 
 
@@ -192,6 +197,9 @@ class WatchConfig:
     machine_queue_arns: Tuple[str, ...] = ()
     slack_channels: Tuple[SlackChannel, ...] = ()
     teams_channels: Tuple[TeamsChannel, ...] = ()
+    suspect_worker_failures: int = names.DEFAULT_SUSPECT_WORKER_FAILURES
+    suspect_worker_window_minutes: int = names.DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES
+    suspect_worker_failure_ratio: float = names.DEFAULT_SUSPECT_WORKER_FAILURE_RATIO
 
 
 def load_config(context: Mapping[str, Any]) -> WatchConfig:
@@ -267,6 +275,10 @@ def load_config(context: Mapping[str, Any]) -> WatchConfig:
                                 "arn:aws:sqs:<region>:<account>:<queue name>"),
         slack_channels=_slack_channels(key("slackChannels"), raw("slackChannels")),
         teams_channels=_teams_channels(key("teamsChannels"), raw("teamsChannels")),
+        suspect_worker_failures=_int(key("suspectWorkerFailures"), raw("suspectWorkerFailures"), 1, 1000),
+        suspect_worker_window_minutes=_int(key("suspectWorkerWindowMinutes"), raw("suspectWorkerWindowMinutes"),
+                                           1, 1440),
+        suspect_worker_failure_ratio=_ratio(key("suspectWorkerFailureRatio"), raw("suspectWorkerFailureRatio")),
     )
     _check_combination(config)
     return config
@@ -372,6 +384,18 @@ def _int(key: str, value: Any, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ConfigError(key, f"must be between {low} and {high}, got {value}")
     return value
+
+
+def _ratio(key: str, value: Any) -> float:
+    """A share of task runs: a number greater than 0 and at most 1 (JSON number or its text)."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ConfigError(key, f"must be a number greater than 0 and at most 1 (e.g. 0.8), got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ConfigError(key, f"must be a number greater than 0 and at most 1 (e.g. 0.8), got {value!r}")
+    return float(value)
 
 
 def _optional_int(key: str, value: Any, low: int, high: int) -> Optional[int]:

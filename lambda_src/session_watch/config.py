@@ -45,6 +45,11 @@ class Settings:
     email_topic_arn: Optional[str] = None
     chat_topic_arn: Optional[str] = None
     event_bus_name: Optional[str] = None
+    #: Suspect workers: at least this many failed task runs in a window of this many minutes, making up at
+    #: least this share of the worker's task runs that ended in the window.
+    suspect_worker_failures: int = names.DEFAULT_SUSPECT_WORKER_FAILURES
+    suspect_worker_window_minutes: int = names.DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES
+    suspect_worker_failure_ratio: float = names.DEFAULT_SUSPECT_WORKER_FAILURE_RATIO
 
     @property
     def channels(self) -> Tuple[str, ...]:
@@ -103,6 +108,10 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
     window = _int(env, "DIGEST_WINDOW_SECONDS", 60, 10, 840)
     sample = _int(env, "DIGEST_SAMPLE_SIZE", 10, 1, 50)
     calls = _int(env, "ENRICHMENT_CALLS_PER_JOB_WINDOW", 1, 1, 100)
+    suspect_failures = _int(env, names.ENV_SUSPECT_WORKER_FAILURES, names.DEFAULT_SUSPECT_WORKER_FAILURES, 1, 1000)
+    suspect_minutes = _int(env, names.ENV_SUSPECT_WORKER_WINDOW_MINUTES,
+                           names.DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES, 1, 1440)
+    suspect_ratio = _ratio(env, names.ENV_SUSPECT_WORKER_FAILURE_RATIO, names.DEFAULT_SUSPECT_WORKER_FAILURE_RATIO)
 
     digest_table = env.get("DIGEST_TABLE_NAME", "").strip() or None
     if digest_table and not _TABLE_NAME.match(digest_table):
@@ -137,6 +146,8 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         digest_table_name=digest_table, digest_queue_url=digest_queue, monitor_url=monitor,
         enrichment_calls_per_job_window=calls, region=region, partition=partition,
         email_topic_arn=email_topic, chat_topic_arn=chat_topic, event_bus_name=event_bus,
+        suspect_worker_failures=suspect_failures, suspect_worker_window_minutes=suspect_minutes,
+        suspect_worker_failure_ratio=suspect_ratio,
     )
 
 
@@ -155,6 +166,18 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise ConfigurationError(name, f"{raw[:40]!r} is not a whole number") from None
     if not low <= value <= high:
         raise ConfigurationError(name, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    """A share: a number greater than 0 and at most 1."""
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(name, f"{raw[:40]!r} is not a number") from None
+    if not 0 < value <= 1:  # also rejects nan
+        raise ConfigurationError(name, f"{raw[:40]} is outside (0, 1]: a share of the task runs, e.g. 0.8")
     return value
 
 

@@ -42,6 +42,9 @@ PARAMETER_TYPES: Tuple[str, ...] = ("int", "float", "string", "path", "chunkInt"
 DEADLINE_SOURCE = "aws.deadline"
 TASK_RUN_STATUS_CHANGE = "Task Run Status Change"
 JOB_RUN_STATUS_CHANGE = "Job Run Status Change"
+JOB_LIFECYCLE_STATUS_CHANGE = "Job Lifecycle Status Change"
+#: Job lifecycle statuses of a job that failed before it ran (it never reaches a run status).
+JOB_LIFECYCLE_FAILED_STATUSES: Tuple[str, ...] = ("CREATE_FAILED", "UPLOAD_FAILED")
 
 # --- the record and its notifications ---------------------------------------------------------------
 
@@ -51,7 +54,12 @@ OUTCOMES: Tuple[str, ...] = ("completion", "failure", "in_progress", "unknown")
 KIND_SESSION_ACTION = "sessionAction"
 KIND_DIGEST = "digest"
 KIND_JOB_RUN = "jobRun"
-NOTIFICATION_KINDS: Tuple[str, ...] = (KIND_SESSION_ACTION, KIND_DIGEST, KIND_JOB_RUN)
+#: A worker that fails most task runs it picks up (``usecases/suspect_workers.py``); a job that failed
+#: before it ran (``Job Lifecycle Status Change`` to CREATE_FAILED or UPLOAD_FAILED).
+KIND_SUSPECT_WORKER = "suspectWorker"
+KIND_JOB_LIFECYCLE = "jobLifecycle"
+NOTIFICATION_KINDS: Tuple[str, ...] = (KIND_SESSION_ACTION, KIND_DIGEST, KIND_JOB_RUN, KIND_SUSPECT_WORKER,
+                                       KIND_JOB_LIFECYCLE)
 #: Record keys copied into every session action message's attributes (plus ``kind``).
 RECORD_ATTRIBUTE_KEYS: Tuple[str, ...] = ("status", "outcome", "actionType", "farmId", "queueId", "jobId")
 NOTIFICATION_ATTRIBUTES: Tuple[str, ...] = RECORD_ATTRIBUTE_KEYS + ("kind",)
@@ -67,7 +75,8 @@ CHANNEL_EVENTS = "events"
 CHANNELS: Tuple[str, ...] = (CHANNEL_MACHINES, CHANNEL_EMAIL, CHANNEL_CHAT, CHANNEL_EVENTS)
 #: The ``source`` of the EventBridge events, and their ``detail-type`` per notification kind.
 EVENT_SOURCE = "session-watch"
-DETAIL_TYPES = {KIND_SESSION_ACTION: "Session Action Ended", KIND_DIGEST: "Job Failures Digest", KIND_JOB_RUN: "Job Ended"}
+DETAIL_TYPES = {KIND_SESSION_ACTION: "Session Action Ended", KIND_DIGEST: "Job Failures Digest", KIND_JOB_RUN: "Job Ended",
+                KIND_SUSPECT_WORKER: "Suspect Worker", KIND_JOB_LIFECYCLE: "Job Failed Before Running"}
 
 #: ``each``: one message per session action; ``digest``: one message per job and window of failures.
 NOTIFY_MODE_EACH = "each"
@@ -129,6 +138,13 @@ ENV_DIGEST_TABLE_NAME = "DIGEST_TABLE_NAME"
 ENV_DIGEST_QUEUE_URL = "DIGEST_QUEUE_URL"
 ENV_MONITOR_URL = "MONITOR_URL"
 ENV_ENRICHMENT_CALLS_PER_JOB_WINDOW = "ENRICHMENT_CALLS_PER_JOB_WINDOW"
+#: Suspect workers (``sessionWatch:suspectWorker*``): failures, window and failure ratio.
+ENV_SUSPECT_WORKER_FAILURES = "SUSPECT_WORKER_FAILURES"
+ENV_SUSPECT_WORKER_WINDOW_MINUTES = "SUSPECT_WORKER_WINDOW_MINUTES"
+ENV_SUSPECT_WORKER_FAILURE_RATIO = "SUSPECT_WORKER_FAILURE_RATIO"
+DEFAULT_SUSPECT_WORKER_FAILURES = 5
+DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES = 15
+DEFAULT_SUSPECT_WORKER_FAILURE_RATIO = 0.8
 
 #: Every CDK context key is ``sessionWatch:<name>``.
 CONTEXT_PREFIX = "sessionWatch:"

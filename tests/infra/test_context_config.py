@@ -135,6 +135,14 @@ def test_reserved_concurrency_must_hold_both_event_sources():
         ("enrichmentCallsPerJobWindow", 0, "must be between 1 and 100"),
         ("enrichmentCallsPerJobWindow", 101, "must be between 1 and 100"),
         ("alarmEventQueueAgeSeconds", 59, "must be between 60 and 86400"),
+        ("suspectWorkerFailures", 0, "must be between 1 and 1000"),
+        ("suspectWorkerFailures", "many", "must be a whole number"),
+        ("suspectWorkerWindowMinutes", 0, "must be between 1 and 1440"),
+        ("suspectWorkerWindowMinutes", 1441, "must be between 1 and 1440"),
+        ("suspectWorkerFailureRatio", 0, "must be a number greater than 0 and at most 1"),
+        ("suspectWorkerFailureRatio", "1.5", "must be a number greater than 0 and at most 1"),
+        ("suspectWorkerFailureRatio", "most", "must be a number greater than 0 and at most 1"),
+        ("suspectWorkerFailureRatio", True, "must be a number greater than 0 and at most 1"),
     ],
 )
 def test_bad_values_fail_naming_the_key(key, value, message):
@@ -142,6 +150,16 @@ def test_bad_values_fail_naming_the_key(key, value, message):
         config(**{key: value})
     assert str(caught.value).startswith(PREFIX + key)
     assert message in str(caught.value)
+
+
+def test_suspect_worker_keys_default_and_parse_command_line_strings():
+    cfg = config()
+    assert (cfg.suspect_worker_failures, cfg.suspect_worker_window_minutes, cfg.suspect_worker_failure_ratio) \
+        == (5, 15, 0.8)
+    cfg = config(suspectWorkerFailures="3", suspectWorkerWindowMinutes="30", suspectWorkerFailureRatio="0.5")
+    assert (cfg.suspect_worker_failures, cfg.suspect_worker_window_minutes, cfg.suspect_worker_failure_ratio) \
+        == (3, 30, 0.5)
+    assert config(suspectWorkerFailureRatio=1).suspect_worker_failure_ratio == 1.0
 
 
 def test_every_default_is_valid():

@@ -71,7 +71,9 @@ def test_the_function_uses_the_shared_names():
     assert record_store.DIGEST_WINDOW_INDEX is names.DIGEST_WINDOW_INDEX
     assert notification.ATTRIBUTE_KEYS is names.RECORD_ATTRIBUTE_KEYS
     assert set(names.NOTIFICATION_KINDS) == {notification.KIND_SESSION_ACTION, notification.KIND_DIGEST,
-                                             notification.KIND_JOB_RUN}
+                                             notification.KIND_JOB_RUN, notification.KIND_SUSPECT_WORKER,
+                                             notification.KIND_JOB_LIFECYCLE}
+    assert set(names.DETAIL_TYPES) == set(names.NOTIFICATION_KINDS)
     assert record.KNOWN_STATUSES == set(names.SESSION_ACTION_STATUSES)
     assert {o.value for o in record.Outcome} == set(names.OUTCOMES)
 
@@ -92,7 +94,8 @@ def test_handler_is_importable():
 @pytest.mark.parametrize("overrides", [
     {},  # the defaults: digest mode
     {"notifyMode": "each", "monitorUrl": "https://monitor.example.com/{farmId}/{queueId}/{jobId}",
-     "digestWindowSeconds": 840, "digestSampleSize": 50, "enrichmentCallsPerJobWindow": 100},
+     "digestWindowSeconds": 840, "digestSampleSize": 50, "enrichmentCallsPerJobWindow": 100,
+     "suspectWorkerFailures": 3, "suspectWorkerWindowMinutes": 1440, "suspectWorkerFailureRatio": 0.35},
 ])
 def test_the_environment_the_stack_sets_is_one_the_function_accepts(overrides):
     """``processing.function_environment`` (what the stack gives the function) through the function's own
@@ -110,6 +113,10 @@ def test_the_environment_the_stack_sets_is_one_the_function_accepts(overrides):
     assert ("MONITOR_URL" in environment) == bool(cfg.monitor_url)
     settings = load_settings(environment)
     assert settings.retention_days == cfg.record_retention_days
+    assert (settings.suspect_worker_failures, settings.suspect_worker_window_minutes,
+            settings.suspect_worker_failure_ratio) == (cfg.suspect_worker_failures,
+                                                       cfg.suspect_worker_window_minutes,
+                                                       cfg.suspect_worker_failure_ratio)
 
 
 def _function_source() -> str:

@@ -78,6 +78,9 @@ def test_function_environment_is_the_contract(template):
         "DIGEST_TABLE_NAME": {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "DigestsTable")},
         "DIGEST_QUEUE_URL": {"Ref": _queue(template, "DigestsQueue")},
         "ENRICHMENT_CALLS_PER_JOB_WINDOW": "1",
+        "SUSPECT_WORKER_FAILURES": "5",
+        "SUSPECT_WORKER_WINDOW_MINUTES": "15",
+        "SUSPECT_WORKER_FAILURE_RATIO": "0.8",
         # No MONITOR_URL: sessionWatch:monitorUrl is empty by default.
         "POWERTOOLS_SERVICE_NAME": "session-watch",
         "POWERTOOLS_METRICS_NAMESPACE": "DeadlineSessionWatch",

@@ -20,6 +20,8 @@ def test_defaults():
     assert (settings.digest_window_seconds, settings.digest_sample_size) == (60, 10)
     assert settings.enrichment_calls_per_job_window == 1
     assert settings.monitor_url is None and settings.partition == "aws"
+    assert (settings.suspect_worker_failures, settings.suspect_worker_window_minutes,
+            settings.suspect_worker_failure_ratio) == (5, 15, 0.8)
 
 
 def test_each_mode_needs_no_digest_resources():
@@ -59,6 +61,12 @@ def test_notify_statuses_are_parsed():
         (dict(GOOD, DIGEST_SAMPLE_SIZE="0"), "DIGEST_SAMPLE_SIZE"),
         (dict(GOOD, ENRICHMENT_CALLS_PER_JOB_WINDOW="many"), "ENRICHMENT_CALLS_PER_JOB_WINDOW"),
         (dict(GOOD, MONITOR_URL="http://insecure.example.com"), "MONITOR_URL"),
+        (dict(GOOD, SUSPECT_WORKER_FAILURES="0"), "SUSPECT_WORKER_FAILURES"),
+        (dict(GOOD, SUSPECT_WORKER_WINDOW_MINUTES="a while"), "SUSPECT_WORKER_WINDOW_MINUTES"),
+        (dict(GOOD, SUSPECT_WORKER_FAILURE_RATIO="0"), "SUSPECT_WORKER_FAILURE_RATIO"),
+        (dict(GOOD, SUSPECT_WORKER_FAILURE_RATIO="1.01"), "SUSPECT_WORKER_FAILURE_RATIO"),
+        (dict(GOOD, SUSPECT_WORKER_FAILURE_RATIO="nan"), "SUSPECT_WORKER_FAILURE_RATIO"),
+        (dict(GOOD, SUSPECT_WORKER_FAILURE_RATIO="most"), "SUSPECT_WORKER_FAILURE_RATIO"),
     ],
 )
 def test_bad_configuration_names_the_variable(env, variable):
