@@ -33,3 +33,6 @@ class LruSet:
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
+
+    def discard(self, key: Hashable) -> None:
+        self._items.pop(key, None)

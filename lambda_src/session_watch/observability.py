@@ -114,6 +114,8 @@ class Metric:
     ENRICHMENT_SKIPPED = "EnrichmentCallsSkipped"
     ENRICHMENT_FAILED = "EnrichmentCallsFailed"
     ITEM_FAILURES = "BatchItemFailures"
+    SUSPECT_WORKERS = "SuspectWorkersPublished"
+    JOB_LIFECYCLE_PUBLISHED = "JobLifecycleMessagesPublished"
 
 
 def count(name: str, value: int = 1) -> None:

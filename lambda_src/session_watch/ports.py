@@ -92,6 +92,13 @@ class LedgerPort(Protocol):
     def finish(self, job_id: str, digest_key: str, *, published_count: int, message_id: str,
                channels: Sequence[str] = (), complete: bool = True) -> None: ...
     def release(self, job_id: str, digest_key: str) -> None: ...
+    def count_worker_runs(self, worker_id: str, window_start: int, *, runs: int, failures: int,
+                          jobs: Sequence[str], fleet_id: Optional[str], expires_at: int) -> Dict[str, Any]:
+        """Add to a worker's window counters atomically; the counters after (runs, failures, jobs, fleetId)."""
+    def mark_suspect(self, job_ids: Sequence[str], worker_id: str, window_start: int,
+                     entry: Mapping[str, Any], *, expires_at: int) -> None: ...
+    def job_items(self, job_id: str, prefix: str = "") -> List[Dict[str, Any]]:
+        """The job's ledger items whose key starts with ``prefix`` (digestKey, state, suspect)."""
 
 
 class FlushQueuePort(Protocol):

@@ -211,9 +211,15 @@ def test_batch_reads_with_batch_calls_and_publishes_in_batches(farm, invoke, loc
     rows = [r for r in local_aws.items() if r["jobId"]["S"] == job.job_id]
     assert len(rows) == 30 and all(r["notifiedStatus"] == {"S": "FAILED"} for r in rows)
     assert all(r["jobName"] == {"S": "bad-scene"} for r in rows)
-    messages = local_aws.notifications()
+    published = local_aws.notifications()
+    messages = by_kind(published, "sessionAction")
     assert len(messages) == 30
     assert {m["record"]["processExitCode"] for m in messages} == {3}
+    # Each of the 3 workers failed its 10 task runs: each is a suspect worker, told once.
+    suspects = by_kind(published, "suspectWorker")
+    assert sorted(m["record"]["workerId"] for m in suspects) == sorted(
+        {farm.farm.session(r["sessionId"]["S"]).worker_id for r in rows})
+    assert all(m["record"]["failures"] == m["record"]["taskRuns"] == 10 for m in suspects)
 
 
 def test_a_failing_item_is_retried_alone(farm, invoke, local_aws):
@@ -232,7 +238,11 @@ def test_a_failing_item_is_retried_alone(farm, invoke, local_aws):
     farm.standin.faults.clear()
     retry = {"Records": [batch["Records"][2]]}
     assert invoke(retry) == {"batchItemFailures": []}
-    assert len(local_aws.notifications()) == 1
+    published = local_aws.notifications()
+    assert len(by_kind(published, "sessionAction")) == 1
+    # ... and it is the worker's fifth failure of five: now it is a suspect worker.
+    [suspect] = by_kind(published, "suspectWorker")
+    assert (suspect["record"]["failures"], suspect["record"]["taskRuns"]) == (5, 5)
     assert len([r for r in local_aws.items() if r["jobId"]["S"] == job.job_id]) == 5
 
 
@@ -255,7 +265,18 @@ def test_digest_mode_sends_one_message_for_a_jobs_failures(farm, invoke, local_a
     second = invoke(sqs_event(events[100:] + events[:10]))  # 10 duplicates
 
     assert first == second == {"batchItemFailures": []}
-    assert local_aws.notifications() == []  # nothing yet: the window is still open
+    # Nothing of the failures yet: the window is still open. Each of the 4 workers failed all its task
+    # runs: each is a suspect worker, told once, as the first batch counted it (25 of 25); the second
+    # batch adds its last 5 and the duplicates count nothing.
+    suspects = local_aws.notifications()
+    assert sorted(m["MessageAttributes"]["kind"]["Value"] for m in suspects) == ["suspectWorker"] * 4
+    assert all(m["record"]["failures"] == m["record"]["taskRuns"] == 25 for m in suspects)
+    runs: Dict[str, List[int]] = {}
+    for item in local_aws.ledger_items():  # a worker's counters (two when its runs straddle a window)
+        if item["jobId"]["S"].startswith("worker#"):
+            runs.setdefault(item["jobId"]["S"], []).append(int(item["runs"]["N"]))
+            assert item["runs"] == item["failures"]
+    assert len(runs) == 4 and all(sum(n) == 30 for n in runs.values())
     rows = [r for r in local_aws.items() if r["jobId"]["S"] == job.job_id]
     assert len(rows) == 120 and all("digestWindow" in r for r in rows)
     # Windows are fixed buckets of wall-clock time: a run that straddles a boundary has two.
@@ -269,6 +290,8 @@ def test_digest_mode_sends_one_message_for_a_jobs_failures(farm, invoke, local_a
     assert farm.calls() == {}  # the job's name comes from its records: a digest reads nothing from Deadline
 
     digests = local_aws.notifications()
+    # The digests list the suspect workers under "Suspect workers".
+    assert all(len(d["record"]["suspectWorkers"]) == 4 for d in digests)
     # At most one message per job per window (a window opened by duplicates alone stays empty: no message).
     assert 1 <= len(digests) <= len(windows)
     assert all(d["MessageAttributes"]["kind"]["Value"] == "digest" for d in digests)

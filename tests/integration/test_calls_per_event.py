@@ -1,5 +1,6 @@
-"""Calls per event (issues 5 and 6): a ``Task Run Status Change`` for a terminal action costs at most 1
-GetTask, 1 GetSessionAction, 2 DynamoDB requests and 1 SNS publish, plus the enrichment reads (1 GetJob
+"""Calls per event (issues 5, 6 and 14): a ``Task Run Status Change`` for a terminal action costs at most 1
+GetTask, 1 GetSessionAction, 3 DynamoDB requests (the record's write, marking it published, and its worker's
+suspect-worker counter: one per worker per invocation, so a batch shares it) and 1 SNS publish, plus the enrichment reads (1 GetJob
 per job and 1 GetSession per session, cached for the execution environment); a duplicate delivery costs
 no publish.
 
@@ -17,7 +18,7 @@ import pytest
 from session_watch.adapters import clients
 
 LIMIT_TERMINAL = {"deadline.GetTask": 1, "deadline.GetSessionAction": 1, "deadline.GetJob": 1,
-                  "deadline.GetSession": 1, "dynamodb": 2, "sns.Publish": 1}
+                  "deadline.GetSession": 1, "dynamodb": 3, "sns.Publish": 1}
 
 
 class RequestCounter:
@@ -66,7 +67,7 @@ def test_terminal_task_event_costs_one_read_of_each_two_writes_one_publish(
 
     counted = requests_made.take()
     assert within(counted, LIMIT_TERMINAL), counted
-    assert counted["sns.Publish"] == 1 and counted["dynamodb.UpdateItem"] == 2
+    assert counted["sns.Publish"] == 1 and counted["dynamodb.UpdateItem"] == 3
     # the stand-in agrees; GetJob and GetSession are the first event's enrichment
     assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetSession": 1}
     assert len(local_aws.notifications()) == 1
@@ -122,4 +123,4 @@ def test_direct_invocation_skips_get_task(farm, invoke, requests_made):
 
     counted = requests_made.take()
     assert counted.get("deadline.GetTask", 0) == 0
-    assert counted["deadline.GetSessionAction"] == 1 and counted["dynamodb"] == 2 and counted["sns.Publish"] == 1
+    assert counted["deadline.GetSessionAction"] == 1 and counted["dynamodb"] == 3 and counted["sns.Publish"] == 1

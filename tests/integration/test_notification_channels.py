@@ -139,9 +139,18 @@ def test_a_batch_publishes_each_channel_in_batches_once(farm, invoke, local_aws,
     assert invoke(sqs_event(events + events[:3])) == {"batchItemFailures": []}
 
     got = take_all(channels)
-    assert {c: len(m) for c, m in got.items()} == {"machines": 12, "email": 12, "chat": 12, "events": 12}
-    assert len({json.loads(m["Message"])["sessionActionId"] for m in got["machines"]}) == 12
-    assert {e["detail"]["jobId"] for e in got["events"]} == {job.job_id}
+    # 12 failed actions, and their worker (12 failures of 12 task runs) as a suspect worker: 13 on each.
+    assert {c: len(m) for c, m in got.items()} == {"machines": 13, "email": 13, "chat": 13, "events": 13}
+    actions = [m for m in got["machines"] if m["MessageAttributes"]["kind"]["Value"] == "sessionAction"]
+    assert len({json.loads(m["Message"])["sessionActionId"] for m in actions}) == 12
+    assert {e["detail"]["jobId"] for e in got["events"] if "jobId" in e["detail"]} == {job.job_id}
+    worker = farm.farm.session(json.loads(actions[0]["Message"])["sessionId"]).worker_id
+    for channel in ("machines", "email", "chat"):
+        [suspect] = [m for m in got[channel] if m["MessageAttributes"]["kind"]["Value"] == "suspectWorker"]
+        assert worker in suspect["Message"]
+    [event] = [e for e in got["events"] if e["detail-type"] == "Suspect Worker"]
+    assert event["detail"]["workerId"] == worker and event["detail"]["failures"] == 12
+    assert event["detail"]["sameStepsSucceededElsewhere"] is False and event["detail"]["whatToDo"]
 
 
 def test_a_digest_and_a_job_level_message_reach_every_channel_once(farm, invoke, local_aws, lambda_env, channels):

@@ -24,7 +24,7 @@ SHOT = JobInfo(JOB, "shot-042_lighting", 50)
 MONITOR = "https://monitor.example"
 DIGEST_KEYS = {"kind", "farmId", "queueId", "jobId", "jobName", "jobPriority", "windowStart", "windowEnd",
                "failures", "byStatus", "byStep", "byExitCode", "sample", "rootCauses", "monitorUrl", "notIncluded",
-               "distinctRootCauses"}
+               "distinctRootCauses", "suspectWorkers"}
 
 
 def action_id(n, session=3):

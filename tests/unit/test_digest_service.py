@@ -104,6 +104,10 @@ class Ledger:
         self.journal.add("release", key)
         self.items[(job_id, key)] = "scheduled"
 
+    def job_items(self, job_id, prefix=""):
+        return [{"digestKey": k, "state": v} for (j, k), v in self.items.items()
+                if j == job_id and k.startswith(prefix)]
+
 
 class Queue:
     def __init__(self, journal: Journal, fail: bool = False) -> None:

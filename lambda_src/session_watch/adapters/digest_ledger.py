@@ -6,6 +6,13 @@ Ledger items (pk ``jobId``, sk ``digestKey``, TTL ``expiresAt``; key formats in 
   known to be on the digest queue yet), ``scheduled`` (the flush is queued), ``publishing`` (a flush holds
   the lease until ``leaseUntil``) or ``published``.
 * ``jobrun#<status>#<fingerprint>``: a job-level message, with the same publishing states.
+* ``lifecycle#<status>``: a job's lifecycle failure message (CREATE_FAILED, UPLOAD_FAILED), the same states.
+* ``suspect#<workerId>#<windowStart>``: a suspect worker that failed task runs of this job (what the job's
+  digests and job-level message list under "Suspect workers").
+* partition ``worker#<workerId>``, ``suspect#<windowStart>``: a worker's task runs in one window
+  (``runs``, ``failures``: ADD counters; ``jobs``: the ``farmId/queueId/jobId`` it ran; ``batches``: the
+  tokens of the calls that counted, so that botocore re-sending a call counts nothing twice) and the
+  publishing states of its suspect notification.
 
 ``leaseBy`` names the call that took a lease, so that botocore re-sending that call (its first answer
 lost) recognises the lease as its own. The queue carries ``{"digestFlush": {...}}`` messages, delayed
@@ -17,11 +24,11 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.keys import window_key
+from ..domain.keys import job_suspect_key, suspect_window_key, window_key, worker_partition
 from ..errors import DigestScheduleError
 from .record_store import store_call
 
@@ -144,6 +151,95 @@ class DigestLedger:
                     return None
                 raise
         return response.get("Attributes") or {}
+
+    # --- suspect workers and the job's ledger items ---------------------------------------------
+
+    def count_worker_runs(self, worker_id: str, window_start: int, *, runs: int, failures: int,
+                          jobs: Sequence[str], fleet_id: Optional[str], expires_at: int) -> Dict[str, Any]:
+        """Add ``runs`` and ``failures`` to a worker's window counters (one UpdateItem, atomic across
+        concurrent batches) and return the counters after it: ``runs``, ``failures``, ``jobs``, ``fleetId``,
+        ``state``.
+
+        Each call carries a token added to ``batches`` under the condition that it is not there yet: when
+        botocore re-sends the call after a lost answer, the condition fails and the stored item (already
+        counted) is returned, so nothing counts twice.
+        """
+        token = uuid.uuid4().hex
+        sets = ["workerId = :worker", "windowStart = :start", "expiresAt = if_not_exists(expiresAt, :expiresAt)"]
+        values: Dict[str, Any] = {
+            ":runs": {"N": str(runs)}, ":failures": {"N": str(failures)}, ":batch": {"SS": [token]},
+            ":token": {"S": token}, ":worker": {"S": worker_id}, ":start": {"N": str(window_start)},
+            ":expiresAt": {"N": str(expires_at)},
+        }
+        adds = ["runs :runs", "failures :failures", "batches :batch"]
+        if jobs:
+            adds.append("jobs :jobs")
+            values[":jobs"] = {"SS": sorted(set(jobs))}
+        if fleet_id:
+            sets.append("fleetId = :fleet")
+            values[":fleet"] = {"S": fleet_id}
+        key = self._key(worker_partition(worker_id), suspect_window_key(window_start))
+        with store_call("UpdateItem", self._table):
+            try:
+                response = self._client.update_item(
+                    TableName=self._table, Key=key,
+                    UpdateExpression="SET " + ", ".join(sets) + " ADD " + ", ".join(adds),
+                    ConditionExpression="NOT contains(batches, :token)",
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                item = response.get("Attributes") or {}
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                item = err.response.get("Item") or self._client.get_item(
+                    TableName=self._table, Key=key, ConsistentRead=True).get("Item") or {}
+        return {
+            "runs": int(item.get("runs", {}).get("N", "0")),
+            "failures": int(item.get("failures", {}).get("N", "0")),
+            "jobs": sorted(item.get("jobs", {}).get("SS", [])),
+            "fleetId": item.get("fleetId", {}).get("S"),
+            "state": item.get("state", {}).get("S"),
+        }
+
+    def mark_suspect(self, job_ids: Sequence[str], worker_id: str, window_start: int,
+                     entry: Mapping[str, Any], *, expires_at: int) -> None:
+        """List a suspect worker under each job it failed (one PutItem per job; the same item again
+        when repeated)."""
+        body = json.dumps(dict(entry), separators=(",", ":"), default=str)
+        for job_id in sorted(set(job_ids)):
+            with store_call("PutItem", self._table):
+                self._client.put_item(TableName=self._table, Item={
+                    **self._key(job_id, job_suspect_key(worker_id, window_start)),
+                    "workerId": {"S": worker_id}, "suspect": {"S": body},
+                    "expiresAt": {"N": str(expires_at)},
+                })
+
+    def job_items(self, job_id: str, prefix: str = "") -> List[Dict[str, Any]]:
+        """The job's ledger items (windows, job-level messages, suspect workers), those whose key starts
+        with ``prefix``: ``digestKey``, ``state`` and, for a suspect worker, ``suspect`` (a dict)."""
+        kwargs: Dict[str, Any] = dict(TableName=self._table, ConsistentRead=True,
+                                      KeyConditionExpression="jobId = :j AND begins_with(digestKey, :p)",
+                                      ExpressionAttributeValues={":j": {"S": job_id}, ":p": {"S": prefix}})
+        if not prefix:
+            kwargs.update(KeyConditionExpression="jobId = :j", ExpressionAttributeValues={":j": {"S": job_id}})
+        out: List[Dict[str, Any]] = []
+        while True:
+            with store_call("Query", self._table):
+                page = self._client.query(**kwargs)
+            for item in page.get("Items") or []:
+                entry: Dict[str, Any] = {"digestKey": item["digestKey"]["S"], "state": item.get("state", {}).get("S")}
+                if "suspect" in item:
+                    try:
+                        entry["suspect"] = json.loads(item["suspect"]["S"])
+                    except ValueError:
+                        continue
+                out.append(entry)
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return out
+            kwargs["ExclusiveStartKey"] = last
 
     @staticmethod
     def _key(job_id: str, digest_key: str) -> Dict[str, Any]:

@@ -155,6 +155,27 @@ def chat_for_job_run(doc: Mapping[str, Any]) -> Dict[str, Any]:
         return _fallback(names.KIND_JOB_RUN, source.get("jobId"), source.get("taskRunStatus"))
 
 
+def custom_notification(*, kind: str, message_id: str, thread: str, title: str, description: str,
+                        next_steps: Sequence[str], keywords: Sequence[str], event_type: str,
+                        related: Sequence[Any], context: Sequence[Tuple[str, Any]]) -> Dict[str, Any]:
+    """A custom notification of another kind (a suspect worker, a job that failed before it ran), built
+    by its own module, held to the same limits. ``thread`` is the id of its thread (``thread_id`` of a
+    job id for a job's messages). Never raises."""
+    try:
+        message = _message(message_id=_stable_id(kind, message_id), job_id=None, title=title,
+                           description=description, next_steps=next_steps,
+                           keywords=keywords, summary=title, event_type=event_type, related=related,
+                           context=context)
+        lines = _Lines(DESCRIPTION_LIMIT)
+        for line in description.split("\n"):
+            lines.add(line)
+        message["content"]["description"] = lines.text()
+        message["metadata"]["threadId"] = thread if not _NOT_ID.search(thread) else thread_id(thread)
+        return _finish(message)
+    except Exception:  # noqa: BLE001 - a chat message must never stop the other channels
+        return _fallback(kind, None, "FAILED")
+
+
 # --- a session action ------------------------------------------------------------------------------
 
 
@@ -405,6 +426,17 @@ def _job_run_message(d: Mapping[str, Any]) -> Dict[str, Any]:
     lines.add(f"*Job:* {_inline(job_text(name, d.get('jobPriority')) if name else job_id, NAME_LIMIT)}"
               + (f" (`{_inline(job_id, VALUE_LIMIT)}`)" if name and job_id else ""))
     lines.add(f"*Tasks:* {total}" + (f" ({_counts_text(_ordered(nonzero), 12)})" if nonzero else ""))
+    found = d.get("failureSummary")
+    story: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    if story.get("story") and story.get("failedActions"):
+        lines.add(f"*Failures:* {_inline(story.get('story'), 400)}")
+        workers = _counts(story.get("byWorker"))
+        if workers:
+            lines.add(f"*By worker:* {_counts_text(workers, 5)}")
+    for suspect in _list(story.get("suspectWorkers"))[:3]:
+        if isinstance(suspect, Mapping):
+            lines.add(f"*Suspect worker:* `{_inline(suspect.get('workerId'), VALUE_LIMIT)}`: "
+                      f"{_count(suspect.get('failures'))} of {_count(suspect.get('taskRuns'))} task runs failed")
     monitor = _link("Deadline Cloud monitor", d.get("monitorUrl"))
     if monitor:
         lines.add(f"*Job page:* {monitor}")

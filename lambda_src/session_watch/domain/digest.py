@@ -38,6 +38,8 @@ from .notification import (
     rows_text,
     shrink,
 )
+from .job_summary import summary_lines
+from .suspect_worker import suspect_line
 from .record import Record
 from .requests import JobRunChange
 
@@ -75,6 +77,7 @@ def render_digest(
     job: Optional[JobInfo],
     monitor_url: Optional[str],
     missing: Sequence[str] = (),
+    suspects: Sequence[Mapping[str, Any]] = (),
 ) -> Notification:
     """One message for the failed actions (``records``, all of one job) of the window that starts at
     ``window_start`` (epoch seconds) and lasts ``window_seconds``.
@@ -121,6 +124,8 @@ def render_digest(
         "distinctRootCauses": len(summary.causes),
         "monitorUrl": monitor_job_url(monitor_url, farm_id, queue_id, job_id) if job_id else None,
         "notIncluded": _bounded_list([cut_text(str(m), _FIELD_LIMIT) for m in not_included], NOT_INCLUDED_LIMIT),
+        # Workers found suspect (``domain/suspect_worker.py``) that failed task runs of this job.
+        "suspectWorkers": [shrink(dict(s), 256, 10) for s in list(suspects)[:10] if isinstance(s, Mapping)],
     }
     failures = summary.count
     noun = "failure" if failures == 1 else "failures"
@@ -298,6 +303,10 @@ def _digest_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> 
             ], indent="     ").rstrip("\n"))
         blocks.append("\n".join(lines) + "\n")
 
+    suspects = [entry for entry in doc.get("suspectWorkers") or [] if isinstance(entry, Mapping)]
+    if suspects:
+        blocks.append("Suspect workers (each fails most task runs it picks up):\n"
+                      + "".join(f"  - {suspect_line(entry)}\n" for entry in suspects))
     missing = not_included_text(doc.get("notIncluded"), limit=NOT_INCLUDED_LIMIT + 1)
     if missing:
         blocks.append(missing + "\n")
@@ -334,7 +343,9 @@ def _minimal_digest(doc: Dict[str, Any]) -> Dict[str, Any]:
     keep = ("kind", "farmId", "queueId", "jobId", "jobName", "jobPriority", "windowStart", "windowEnd",
             "failures", "distinctRootCauses", "monitorUrl")
     out = {k: shrink(doc.get(k), 256, 1) for k in keep}
-    out.update(byStatus={}, byStep={}, byExitCode={}, sample=[], rootCauses=[], notIncluded=[])
+    out.update(byStatus={}, byStep={}, byExitCode={}, sample=[], rootCauses=[], notIncluded=[],
+               suspectWorkers=[{k: shrink(s.get(k), 128, 1) for k in ("workerId", "fleetId", "failures", "taskRuns")}
+                               for s in doc.get("suspectWorkers") or [] if isinstance(s, Mapping)][:10])
     return out
 
 
@@ -347,10 +358,14 @@ def render_job_run(
     job: Optional[JobInfo],
     monitor_url: Optional[str],
     missing: Sequence[str] = (),
+    summary: Optional[Mapping[str, Any]] = None,
 ) -> Notification:
-    """One job-level message for a ``Job Run Status Change``: the job's task run status and counts.
+    """One job-level message for a ``Job Run Status Change``: the job's task run status and counts, and
+    (``summary``, ``domain/job_summary.py``) the whole job's failures from its history: how failed actions
+    relate to tasks, by status, step, exit code and worker, root causes and suspect workers.
 
-    The text lists the non-zero counts; the JSON has them all. ``monitor_url`` as for ``render_digest``.
+    The text lists the non-zero counts; the JSON has them all (``failureSummary``). ``monitor_url`` as for
+    ``render_digest``.
     """
     counts = dict(change.task_run_status_counts or {})
     name = job.name if job and job.name else None
@@ -368,6 +383,8 @@ def render_job_run(
         "notIncluded": _bounded_list([cut_text(str(m), _FIELD_LIMIT) for m in dedupe(missing or ())],
                                      NOT_INCLUDED_LIMIT),
     }
+    if summary is not None:
+        doc["failureSummary"] = shrink(dict(summary), _FIELD_LIMIT, 50)
     total = sum(v for v in counts.values() if isinstance(v, int))
     nonzero = _ordered_nonzero(counts)
     told = ", ".join(f"{n} {_status_word(s)}" for s, n in nonzero[:3])
@@ -381,7 +398,9 @@ def render_job_run(
         doc,
         reductions=[_shrink(128, 20), _shrink(64, 12)],
         minimal=lambda d: {k: shrink(d.get(k), 128, 1) for k in ("kind", "farmId", "queueId", "jobId",
-                                                                 "taskRunStatus", "previousTaskRunStatus")},
+                                                                 "taskRunStatus", "previousTaskRunStatus")}
+        | {"failureSummary": {k: (d.get("failureSummary") or {}).get(k) for k in (
+            "failedActions", "tasksNotSucceeded", "story")}},
     )
     attributes = attribute_values({
         "kind": KIND_JOB_RUN,
@@ -411,6 +430,7 @@ def _job_run_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) ->
     nonzero = _ordered_nonzero(counts)
     if nonzero:
         blocks.append("Tasks by run status:\n" + _counts_text(dict(nonzero)))
+    blocks.extend(summary_lines(doc.get("failureSummary")))
     missing = not_included_text(doc.get("notIncluded"), limit=NOT_INCLUDED_LIMIT + 1)
     if missing:
         blocks.append(missing + "\n")

@@ -62,3 +62,30 @@ def joined_window_start(digest_window: Optional[str]) -> Optional[int]:
         return None
     parts = digest_window.split("#")
     return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+# --- suspect workers and job-level bookkeeping --------------------------------------------------------
+#: A worker's counters live in the ledger under the partition ``worker#<workerId>`` (the key attribute is
+#: named ``jobId``; no job id starts with ``worker#``), one item ``suspect#<windowStart>`` per window.
+WORKER_PARTITION_PREFIX = "worker#"
+SUSPECT_KEY_PREFIX = "suspect#"
+LIFECYCLE_KEY_PREFIX = "lifecycle#"
+
+
+def worker_partition(worker_id: str) -> str:
+    return WORKER_PARTITION_PREFIX + worker_id
+
+
+def suspect_window_key(start: int) -> str:
+    """The ledger's ``digestKey`` of a worker's counter (and suspect notification) for one window."""
+    return f"{SUSPECT_KEY_PREFIX}{start:010d}"
+
+
+def job_suspect_key(worker_id: str, start: int) -> str:
+    """The ledger's ``digestKey`` that lists a suspect worker under a job it failed (partition: the job)."""
+    return f"{SUSPECT_KEY_PREFIX}{worker_id}#{start:010d}"
+
+
+def job_lifecycle_key(status: str) -> str:
+    """The ledger's ``digestKey`` of a job's lifecycle failure message (CREATE_FAILED, UPLOAD_FAILED)."""
+    return LIFECYCLE_KEY_PREFIX + status

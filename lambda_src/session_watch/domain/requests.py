@@ -6,6 +6,8 @@ Five inputs are accepted:
 3. any EventBridge event whose ``detail`` carries farmId, queueId, jobId, sessionActionId -> ``SessionActionRef``
 4. a direct or Step Functions invocation ``{farmId, queueId, jobId, sessionActionId}`` -> ``SessionActionRef``
 5. a delayed digest flush ``{"digestFlush": {farmId, queueId, jobId, windowStart}}`` -> ``DigestFlush``
+6. Deadline Cloud's EventBridge event ``Job Lifecycle Status Change`` (source ``aws.deadline``) ->
+   ``JobLifecycleChange`` (the use case notifies on CREATE_FAILED and UPLOAD_FAILED only)
 
 Through SQS, each message body is one of these as JSON: ``is_sqs_batch`` recognises an SQS batch and
 ``parse_sqs_body`` parses one body.
@@ -42,6 +44,7 @@ _RUN_STATUS = re.compile(r"^[A-Z_]{1,64}$")
 
 TASK_RUN_STATUS_CHANGE = names.TASK_RUN_STATUS_CHANGE
 JOB_RUN_STATUS_CHANGE = names.JOB_RUN_STATUS_CHANGE
+JOB_LIFECYCLE_STATUS_CHANGE = names.JOB_LIFECYCLE_STATUS_CHANGE
 DEADLINE_SOURCE = names.DEADLINE_SOURCE
 DIGEST_FLUSH = "digestFlush"
 SQS_EVENT_SOURCE = "aws:sqs"
@@ -96,7 +99,20 @@ class DigestFlush:
     window_start: int
 
 
-Request = Union[SessionActionRef, TaskRunChange, JobRunChange, DigestFlush]
+@dataclass(frozen=True)
+class JobLifecycleChange:
+    """Deadline Cloud's ``Job Lifecycle Status Change``: the job's lifecycle status (CREATE_FAILED and
+    UPLOAD_FAILED: the job failed before it ran and never reaches a run status)."""
+
+    farm_id: str
+    queue_id: str
+    job_id: str
+    lifecycle_status: str
+    previous_lifecycle_status: Optional[str]
+    event_id: Optional[str] = None
+
+
+Request = Union[SessionActionRef, TaskRunChange, JobRunChange, DigestFlush, JobLifecycleChange]
 
 
 def parse_invocation(event: Any) -> Request:
@@ -183,10 +199,24 @@ def _parse_eventbridge(event: Mapping[str, Any]) -> Request:
             task_run_status_counts=_status_counts(detail, "taskRunStatusCounts"),
             event_id=event_id if isinstance(event_id, str) else None,
         )
+    if source == DEADLINE_SOURCE and detail_type == JOB_LIFECYCLE_STATUS_CHANGE:
+        event_id = event.get("id")
+        farm_id = _id(detail, "farmId", "detail.")
+        queue_id = _id(detail, "queueId", "detail.")
+        job_id = _id(detail, "jobId", "detail.")
+        status = _run_status(detail, "lifecycleStatus", "a job lifecycle status")
+        if status is None:
+            raise InvalidEventError("detail.lifecycleStatus", "is missing")
+        return JobLifecycleChange(
+            farm_id=farm_id, queue_id=queue_id, job_id=job_id, lifecycle_status=status,
+            previous_lifecycle_status=_run_status(detail, "previousLifecycleStatus", "a job lifecycle status"),
+            event_id=event_id if isinstance(event_id, str) else None,
+        )
     raise UnsupportedEventError(
         "detail-type",
         f"{_show(detail_type)} from source {_show(source)} is not handled; expected "
-        f"'{TASK_RUN_STATUS_CHANGE}' or '{JOB_RUN_STATUS_CHANGE}' from '{DEADLINE_SOURCE}' "
+        f"'{TASK_RUN_STATUS_CHANGE}', '{JOB_RUN_STATUS_CHANGE}' or '{JOB_LIFECYCLE_STATUS_CHANGE}' from "
+        f"'{DEADLINE_SOURCE}' "
         "or a detail with a sessionActionId",
     )
 
@@ -249,12 +279,12 @@ def _id(obj: Mapping[str, Any], key: str, prefix: str) -> str:
     return value
 
 
-def _run_status(detail: Mapping[str, Any], key: str) -> Optional[str]:
+def _run_status(detail: Mapping[str, Any], key: str, what: str = "a task run status") -> Optional[str]:
     value = detail.get(key)
     if value is None:
         return None
     if not isinstance(value, str) or not _RUN_STATUS.match(value):
-        raise InvalidEventError(f"detail.{key}", f"{_show(value)} is not a task run status")
+        raise InvalidEventError(f"detail.{key}", f"{_show(value)} is not {what}")
     return value
 
 

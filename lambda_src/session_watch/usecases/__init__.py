@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..config import Settings
 from ..domain.record import Record
-from ..domain.requests import DigestFlush, JobRunChange, Request, SessionActionRef, TaskRunChange
+from ..domain.requests import (DigestFlush, JobLifecycleChange, JobRunChange, Request, SessionActionRef,
+                               TaskRunChange)
 from ..observability import Metric, count, logger
 from ..ports import Ports
 from .digest_window import DigestWindows
@@ -22,6 +23,7 @@ from .job_run import JobRuns
 from .leases import Outbox
 from .reads import BatchReads, SingleReads
 from .session_action import SessionActions
+from .suspect_workers import SuspectWorkers
 
 Result = Union[Record, Dict[str, Any]]
 #: A batch message: its id, and its request or the error parsing it raised.
@@ -36,7 +38,8 @@ class Service:
         self.settings = settings
         self.windows = DigestWindows(ports, settings)
         self.session_actions = SessionActions(ports, settings, self.windows)
-        self.job_runs = JobRuns(ports, settings)
+        self.job_runs = JobRuns(ports, settings, self.windows)
+        self.suspects = SuspectWorkers(ports, settings)
 
     def process(self, request: Request, *, now: float, lease_seconds: float) -> Result:
         """One request (direct or Step Functions); raises the typed error of whatever failed."""
@@ -45,6 +48,8 @@ class Service:
             result = self._handle(request, inv)
         finally:
             failed = inv.outbox.flush()
+            # After the records' own notifications, which it never delays or fails.
+            self.suspects.settle(inv)
         if failed:
             assert failed[0].error is not None
             raise failed[0].error
@@ -76,6 +81,7 @@ class Service:
         for entry in inv.outbox.flush():
             if entry.item_id is not None and entry.item_id not in failed:
                 failed.append(entry.item_id)
+        self.suspects.settle(inv)  # after the records' own notifications, which it never delays or fails
         if failed:
             count(Metric.ITEM_FAILURES, len(failed))
         logger.info("batch processed", extra={"messages": len(items), "failed": len(failed),
@@ -94,4 +100,6 @@ class Service:
             return self.windows.flush(request, inv)
         if isinstance(request, JobRunChange):
             return self.job_runs.notify(request, inv)
+        if isinstance(request, JobLifecycleChange):
+            return self.job_runs.notify_lifecycle(request, inv)
         return self.session_actions.handle(request, inv, item_id)

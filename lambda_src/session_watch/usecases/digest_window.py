@@ -11,7 +11,7 @@ harmless: the digest is published once, under the window's lease.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..cache import LruSet
 from ..config import Settings
@@ -25,6 +25,7 @@ from ..observability import Metric, count, logger, safe_summary
 from ..ports import Ports
 from .invocation import Invocation
 from .leases import LEDGER_RETENTION_SECONDS, LedgerClaim, claim_ledger_item
+from .suspect_workers import job_suspects
 
 #: A digest is published this long after its window closes (writes that started inside the window land).
 DIGEST_GRACE_SECONDS = 10
@@ -53,7 +54,9 @@ class DigestWindows:
         asked, state = self._ensure_flush(record, start, inv.now)
         count(Metric.DIGESTED)
         now = time.time()
-        if now >= start + self._settings.digest_window_seconds:
+        # A window is flushed early when its job ends (``flush_open``): a record joining it after that is
+        # moved on as one joining a closed window is.
+        if (asked and state in FLUSHING) or now >= start + self._settings.digest_window_seconds:
             if not asked:
                 state = self._ledger().state(record["jobId"], window_key(start))
             if state in FLUSHING:
@@ -124,7 +127,7 @@ class DigestWindows:
             members, window_start=flush.window_start, window_seconds=s.digest_window_seconds,
             sample_size=s.digest_sample_size, job=job,
             monitor_url=monitor_job_url(s.monitor_url, flush.farm_id, flush.queue_id, flush.job_id),
-            missing=missing,
+            missing=missing, suspects=job_suspects(self._ports, flush.job_id),
         )
         message_id = inv.outbox.publish_now(notification, LedgerClaim(flush.job_id, key, len(members)), done=done)
         count(Metric.DIGESTS_PUBLISHED)
@@ -132,6 +135,22 @@ class DigestWindows:
                                                 "failures": len(members), "messageId": message_id})
         result["digest"].update(status="published", failures=len(members), messageId=message_id)
         return result
+
+    def flush_open(self, farm_id: str, queue_id: str, job_id: str, windows: List[Dict[str, Any]],
+                   inv: Invocation) -> int:
+        """Publish the job's windows (its ``window#`` ledger items) that are not published yet, now: the job
+        ended and its job-level message follows. Each under its own lease, as a queued flush would; the
+        queued flush then finds it published. Returns how many were published or found empty now."""
+        flushed = 0
+        for item in windows:
+            number = item["digestKey"].split("#", 1)[-1]
+            if not number.isdigit() or item.get("state") == "published":
+                continue
+            start = int(number)
+            self._scheduled.discard((job_id, start))  # a record joining it from now on is checked
+            outcome = self.flush(DigestFlush(farm_id, queue_id, job_id, start), inv)
+            flushed += outcome["digest"].get("status") in ("published", "empty")
+        return flushed
 
     def _ledger(self):
         if self._ports.ledger is None:

@@ -4,7 +4,7 @@ the claims it already holds (so that one batch never waits on its own lease)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, List, Tuple
 
 from ..domain.keys import ClaimKey
 from ..domain.record import Record
@@ -23,6 +23,9 @@ class Invocation:
     #: root causes alike: a second message about the same status in the same batch is a duplicate, not
     #: "another invocation is publishing it".
     claims: Dict[ClaimKey, Record] = field(default_factory=dict)
+    #: Terminal task runs saved by this invocation, for the suspect-worker counters: (record, counted):
+    #: counted when its save was new (a redelivery is only re-checked, never counted again).
+    worker_runs: List[Tuple[Record, bool]] = field(default_factory=list)
 
     @property
     def lease_until(self) -> float:

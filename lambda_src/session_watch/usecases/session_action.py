@@ -108,6 +108,7 @@ class SessionActions:
         count(Metric.RECORDED)
         if record["terminal"] and result.previous_status != record["status"]:
             count(Metric.FAILURES if outcome is Outcome.FAILURE else Metric.COMPLETIONS)
+            inv.worker_runs.append((record, True))  # new: counts for its worker (suspect workers)
         if result.kind is SaveKind.CLAIMED:
             inv.claims[key] = record
             if start is not None:
