@@ -20,10 +20,12 @@ from .constructs.processing import FUNCTION_TIMEOUT, SessionWatchFunction
 from .constructs.state_machine import WaitForSessionAction
 from .constructs.trigger import (
     DETAIL_TYPE,
+    JOB_LIFECYCLE_DETAIL_TYPE,
     JOB_RUN_DETAIL_TYPE,
     DeadlineEventRule,
     event_detail,
     event_target,
+    job_lifecycle_detail,
     job_run_detail,
     requeue_detail,
 )
@@ -122,6 +124,15 @@ class SessionWatchStack(Stack):
                         "Deadline Session Watch (one job-level message)",
             detail_type=JOB_RUN_DETAIL_TYPE,
             detail=job_run_detail(config.farm_ids, config.queue_ids),
+            target=target(),
+        )
+        self.job_lifecycle_rule = DeadlineEventRule(
+            self,
+            "JobLifecycleEvents",
+            description="Deadline Cloud jobs that failed before they ran (CREATE_FAILED, UPLOAD_FAILED) -> "
+                        "Deadline Session Watch (one job-level failure message)",
+            detail_type=JOB_LIFECYCLE_DETAIL_TYPE,
+            detail=job_lifecycle_detail(config.farm_ids, config.queue_ids),
             target=target(),
         )
         self.waiter = WaitForSessionAction(

@@ -7,7 +7,9 @@ Three rules on the default bus, with the same farm/queue filter and the same tar
 - ``Task Run Status Change`` from a running status back to ``READY``: the run was reclaimed or
   interrupted and the task requeued; the function records that run (RECLAIMED, INTERRUPTED);
 - ``Job Run Status Change`` with ``taskRunStatus`` SUCCEEDED / FAILED / CANCELED: one job-level message
-  with the task-run counts.
+  with the task-run counts;
+- ``Job Lifecycle Status Change`` with ``lifecycleStatus`` CREATE_FAILED / UPLOAD_FAILED: a job that failed
+  before it ran (it never reaches a run status): one job-level failure message.
 
 Delivery ``queue`` (default): the target is the event queue (CDK's ``SqsQueue`` target adds a queue
 policy statement that lets in this rule's events only: ``aws:SourceArn`` = the rule). Delivery
@@ -26,9 +28,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from lambda_src.session_watch import names
+
 EVENT_SOURCE = "aws.deadline"
 DETAIL_TYPE = "Task Run Status Change"
 JOB_RUN_DETAIL_TYPE = "Job Run Status Change"
+JOB_LIFECYCLE_DETAIL_TYPE = names.JOB_LIFECYCLE_STATUS_CHANGE
+#: A job that failed before it ran: its lifecycle reached one of these (``detail.lifecycleStatus``).
+JOB_LIFECYCLE_FAILED_STATUSES = names.JOB_LIFECYCLE_FAILED_STATUSES
 #: A task back to READY from one of these: its worker was reclaimed or its run interrupted, and Deadline
 #: requeued it. No event says RECLAIMED or INTERRUPTED itself; this one lets the function record that run.
 REQUEUED_FROM = ("RUNNING", "INTERRUPTING", "STARTING", "ASSIGNED", "SCHEDULED")
@@ -59,6 +66,11 @@ def requeue_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[st
 def job_run_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
     """The ``detail`` filter of the job run rule."""
     return _scope({"taskRunStatus": list(JOB_RUN_STATUSES)}, farm_ids, queue_ids)
+
+
+def job_lifecycle_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
+    """The ``detail`` filter of the job lifecycle rule: the two statuses of a job that failed before it ran."""
+    return _scope({"lifecycleStatus": list(JOB_LIFECYCLE_FAILED_STATUSES)}, farm_ids, queue_ids)
 
 
 def event_target(

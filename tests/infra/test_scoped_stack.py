@@ -44,6 +44,10 @@ def test_rules_filter_on_configured_statuses_farms_and_queues(scoped_template):
         "farmId": [FARM],
         "queueId": [QUEUE_A, QUEUE_B],
     }
+    lifecycle = scoped_template["Resources"][logical_id(scoped_template, "AWS::Events::Rule",
+                                                        "JobLifecycleEventsRule")]
+    assert lifecycle["Properties"]["EventPattern"]["detail"] == {
+        "lifecycleStatus": ["CREATE_FAILED", "UPLOAD_FAILED"], "farmId": [FARM], "queueId": [QUEUE_A, QUEUE_B]}
 
 
 def test_email_subscriptions_with_their_filter_policies(scoped_template):

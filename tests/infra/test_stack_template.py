@@ -111,6 +111,10 @@ def test_task_run_rule_matches_task_run_status_changes_of_terminal_statuses(temp
     }
 
 
+#: The rules on Deadline Cloud's events (each targets the event queue, or the function in direct delivery).
+DEADLINE_RULES = ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule", "JobLifecycleEventsRule")
+
+
 def test_job_run_rule_matches_job_run_status_changes_that_end_a_job(template):
     props = template["Resources"][_rule(template, "JobRunEventsRule")]["Properties"]
     assert "EventBusName" not in props
@@ -120,7 +124,19 @@ def test_job_run_rule_matches_job_run_status_changes_that_end_a_job(template):
         "detail-type": ["Job Run Status Change"],
         "detail": {"taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"]},
     }
-    assert len(resources(template, "AWS::Events::Rule")) == 3
+    assert len(resources(template, "AWS::Events::Rule")) == len(DEADLINE_RULES)
+
+
+def test_job_lifecycle_rule_matches_jobs_that_failed_before_they_ran(template):
+    """A job that fails before it runs never reaches a run status (Deadline Cloud's EventBridge events:
+    "Job Lifecycle Status Change"): the rule forwards CREATE_FAILED and UPLOAD_FAILED only."""
+    props = template["Resources"][_rule(template, "JobLifecycleEventsRule")]["Properties"]
+    assert "EventBusName" not in props and props["State"] == "ENABLED"
+    assert props["EventPattern"] == {
+        "source": ["aws.deadline"],
+        "detail-type": ["Job Lifecycle Status Change"],
+        "detail": {"lifecycleStatus": ["CREATE_FAILED", "UPLOAD_FAILED"]},
+    }
 
 
 def test_requeue_rule_matches_running_tasks_sent_back_to_ready(template):
@@ -137,7 +153,7 @@ def test_requeue_rule_matches_running_tasks_sent_back_to_ready(template):
 def test_the_rules_target_the_event_queue_with_retries_and_the_dlq(template):
     queue_id = _queue(template, "EventsQueue")
     dlq_id = _queue(template, "SessionWatchDeadLetterQueue")
-    for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"):
+    for name in DEADLINE_RULES:
         [target] = template["Resources"][_rule(template, name)]["Properties"]["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}, name
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 4 * 3600}
@@ -166,7 +182,7 @@ def test_event_queue_takes_events_from_the_three_rules_only_over_tls(template):
     assert [s for s in statements if s["Effect"] == "Deny"] == [_tls_only(queue_id)]
     allows = [s for s in statements if s["Effect"] == "Allow"]
     assert sorted(render(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allows) == sorted(
-        f"<{_rule(template, name)}.Arn>" for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"))
+        f"<{_rule(template, name)}.Arn>" for name in DEADLINE_RULES)
     for allow in allows:
         assert allow["Principal"] == {"Service": "events.amazonaws.com"}
         assert "sqs:SendMessage" in as_list(allow["Action"])
@@ -183,13 +199,13 @@ def test_dead_letter_queue_is_encrypted_tls_only_and_writable_by_the_rules_only(
     statements = _queue_policy(template, dlq_id)
     assert [s for s in statements if s["Effect"] == "Deny"] == [_tls_only(dlq_id)]
     allows = [s for s in statements if s["Effect"] == "Allow"]
-    assert len(allows) == 3
+    assert len(allows) == len(DEADLINE_RULES)
     for allow in allows:
         assert allow["Principal"] == {"Service": "events.amazonaws.com"}
         assert allow["Action"] == "sqs:SendMessage"
     assert sorted(json.dumps(a["Condition"], sort_keys=True) for a in allows) == sorted(
         json.dumps({"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [_rule(template, name), "Arn"]}}}, sort_keys=True)
-        for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"))
+        for name in DEADLINE_RULES)
 
 
 # --- the batch path: queues and event sources ----------------------------------------------------------
