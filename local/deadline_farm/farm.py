@@ -20,7 +20,8 @@ Rules this model follows where Deadline Cloud does not document its behaviour (a
   :data:`SESSION_ACTION_TO_TASK_RUN_STATUS`; ``NEVER_ATTEMPTED`` fails the task;
 * a step's or job's ``taskRunStatus`` is the first status of :data:`ROLLUP_PRECEDENCE` with a
   non-zero count;
-* no events are sent when a job is created, and lifecycle events are not modelled.
+* no events are sent when a job is created; of the lifecycle events only a job that fails before it runs
+  (``fail_job_lifecycle``: CREATE_FAILED or UPLOAD_FAILED) is modelled.
 
 Objects returned by the farm (``Job``, ``Task``, ...) are its live records: read them, but change
 state only through :class:`RenderFarm` methods (they take the lock, keep the roll-ups and emit
@@ -670,6 +671,31 @@ class RenderFarm:
         return {"farmId": j.farm_id, "queueId": j.queue_id, "jobId": j.job_id}
 
     # -- task status -----------------------------------------------------------------------------
+
+    #: Lifecycle statuses of a job that failed before it ran (botocore model: ``JobLifecycleStatus``).
+    JOB_LIFECYCLE_FAILURES = ("CREATE_FAILED", "UPLOAD_FAILED")
+
+    def fail_job_lifecycle(self, job_id: str, status: str, message: str, *,
+                           at: Optional[datetime] = None) -> List[Dict[str, Any]]:
+        """The job fails before it runs: its lifecycle goes to ``status`` (CREATE_FAILED, UPLOAD_FAILED)
+        with ``message`` (what GetJob's ``lifecycleStatusMessage`` says) and a ``Job Lifecycle Status
+        Change`` event is emitted. Its tasks never run. Returns the events appended."""
+        if status not in self.JOB_LIFECYCLE_FAILURES:
+            raise InvalidArgument(f"{status!r} is not a lifecycle status of a job that failed before it ran; "
+                                  f"expected one of {', '.join(self.JOB_LIFECYCLE_FAILURES)}")
+        with self.lock:
+            job = self._get(self._jobs, "job", job_id)
+            before = len(self._outbox)
+            now = at or self.clock()
+            previous = job.lifecycle_status
+            job.lifecycle_status, job.lifecycle_status_message = status, message
+            job.updated_at = now
+            previous = "UPLOAD_IN_PROGRESS" if status == "UPLOAD_FAILED" else (
+                "CREATE_IN_PROGRESS" if previous == "CREATE_COMPLETE" else previous)
+            self._emit("Job Lifecycle Status Change",
+                       {"farmId": job.farm_id, "queueId": job.queue_id, "jobId": job.job_id,
+                        "previousLifecycleStatus": previous, "lifecycleStatus": status}, now)
+            return list(self._outbox[before:])
 
     def set_task_run_status(self, task_id: str, status: str, *, at: Optional[datetime] = None) -> List[Dict[str, Any]]:
         """Move a task to ``status``; returns the events this appended to the outbox (maybe none)."""
