@@ -291,6 +291,9 @@ def evaluate(result: "DemoResult") -> List[Check]:
                   "; ".join(job_problems) or ", ".join(
                       f"{n.record.get('taskRunStatus')} ({_task_total(n.record)} tasks)" for n in job_runs)))
 
+    _story_checks(result, add, rows, digests, job_runs, mode)
+    _suspect_checks(result, add, notifications, expect)
+
     # Delivery anomalies the scenario staged.
     for delivery, emitted in result.play.duplicates:
         label = emitted.label
@@ -385,6 +388,64 @@ def _channel_checks(result, add) -> None:
               f"{plural(len(events), 'event')} for {plural(len(machines), 'notification')}"
               + (f"; wrong source/detail-type: {', '.join(wrong[:3])}" if wrong else "")
               + ("" if details == records else "; the details differ from the machines messages")))
+
+
+def _story_checks(result: "DemoResult", add, rows, digests, job_runs, mode: str) -> None:
+    """One story per job: the job-level message's failure summary adds up (its failed actions are the job's
+    failure rows, and its tasks that did not succeed plus its other failed actions), in digest mode with
+    the job's digests too, and no digest of the job was published after it."""
+    for n in job_runs:
+        summary = n.record.get("failureSummary")
+        job_id = n.record.get("jobId")
+        if not isinstance(summary, dict):
+            add(Check("the job-level message carries the job's failure summary", False, f"none in {job_id}"))
+            continue
+        failed = summary.get("failedActions")
+        parts = summary.get("tasksNotSucceeded", 0) + sum((summary.get("otherFailedActions") or {}).values())
+        table = sum(1 for r in result.rows if r.get("jobId") == job_id and r.get("outcome") == "failure")
+        problems = []
+        if failed != parts:
+            problems.append(f"{failed} failed actions but {parts} tasks and other actions")
+        if failed != table:
+            problems.append(f"{failed} failed actions but {table} failure rows")
+        mine = [d for d in digests if d.record.get("jobId") == job_id]
+        if mode == "digest":
+            digested = sum(int(d.record.get("failures") or 0) for d in mine)
+            if digested != failed:
+                problems.append(f"the digests count {digested} failures, the job-level message {failed}")
+            stamp = n.raw.get("Timestamp") or ""
+            late = [d for d in mine if (d.raw.get("Timestamp") or "") > stamp]
+            if late:
+                problems.append(f"{plural(len(late), 'digest')} published after the job-level message")
+        add(Check("the job-level message's numbers add up with the digests and the table", not problems,
+                  "; ".join(problems) or f"{summary.get('story')}"
+                  + (f" ({plural(len(mine), 'digest')} before it)" if mode == "digest" else "")))
+
+
+def _suspect_checks(result: "DemoResult", add, notifications, expect: Dict[str, Any]) -> None:
+    """Suspect workers: the workers of the named sessions, each once, and no other."""
+    suspects = [n for n in notifications if result.kind_of(n) == names.KIND_SUSPECT_WORKER]
+    want = expect.get("suspectWorkers")
+    if not want and not suspects:
+        return
+    want = want or {"sessions": [], "messages": 0}
+    workers = {result.workers.get(name) for name in want.get("sessions") or []}
+    seen = Counter(n.record.get("workerId") for n in suspects)
+    problems = [f"{w}: {seen.get(w, 0)} messages" for w in workers if seen.get(w, 0) != 1]
+    problems += [f"unexpected suspect {w}" for w in seen if w not in workers]
+    if "messages" in want and not _count_ok(len(suspects), want["messages"]):
+        problems.append(f"{plural(len(suspects), 'suspect-worker message')}, expected {want['messages']}")
+    for n in suspects:
+        record = n.record
+        if "failures" in want and not _count_ok(record.get("failures"), want["failures"]):
+            problems.append(f"{record.get('workerId')}: {record.get('failures')} failures, expected {want['failures']}")
+        if not record.get("fleetId") or not record.get("whatToDo") or not record.get("latestFailure"):
+            problems.append(f"{record.get('workerId')}: no fleet, latest failure or what to do")
+    names_of = {v: k for k, v in result.workers.items()}
+    add(Check("suspect workers reported once each, with fleet, failures and what to do", not problems,
+              "; ".join(problems) or ", ".join(
+                  f"{names_of.get(n.record.get('workerId'), n.record.get('workerId'))}: {n.record.get('failures')} of "
+                  f"{n.record.get('taskRuns')} task runs failed" for n in suspects) or "none"))
 
 
 def _task_total(record: Dict[str, Any]) -> int:

@@ -290,6 +290,10 @@ def _message_label(n, labels) -> str:
         return "digest"
     if kind == "jobRun":
         return "job"
+    if kind == "suspectWorker":
+        return "suspect"
+    if kind == "jobLifecycle":
+        return "job"
     return labels.get(n.record.get("sessionActionId"), "?")
 
 

@@ -134,6 +134,8 @@ class DemoResult:
     channels: Dict[str, List[ChannelMessage]] = field(default_factory=dict)
     #: the deployed rule that delivers session-watch events to the demo's events queue (None: not deployed)
     events_rule: Optional[str] = None
+    #: the scenario's session names -> the worker each ran on (suspect workers are named by worker)
+    workers: Dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -155,6 +157,11 @@ class DemoResult:
             return "digest"
         if kind == "jobRun":
             return "job"
+        if kind == "suspectWorker":
+            worker = notification.record.get("workerId")
+            return "suspect " + next((name for name, w in self.workers.items() if w == worker), "worker")
+        if kind == "jobLifecycle":
+            return "job (lifecycle)"
         return self.label_of(notification.record.get("sessionActionId")) or "?"
 
 
@@ -561,6 +568,7 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
             timings=timings,
             channels={k: list(v) for k, v in observer.channels.items()},
             events_rule=events_rule,
+            workers={name: farm.session(session_id).worker_id for name, session_id in player.sessions.items()},
         )
         result.checks = evaluate(result)
         timings["total"] = time.monotonic() - started

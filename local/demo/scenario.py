@@ -104,11 +104,12 @@ JOB_KEYS = {"name", "step", "frames", "priority", "parameters", "environment", "
             "maxRetriesPerTask"}
 #: The ``expect`` block (local/demo/checks.py reads it), with the keys of its nested objects.
 EXPECT_KEYS = {"rows", "rowGroups", "notRecorded", "rootCause", "jobRun", "deliveries", "deadLetters",
-               "functionErrors", "throttled", "notifications", "emails", "digest"}
+               "functionErrors", "throttled", "notifications", "emails", "digest", "suspectWorkers"}
 EXPECT_NESTED = {
     "deliveries": {"matched"},
     "jobRun": {"status", "counts"},
     "digest": {"messages", "failures", "rootCauses", "emails"},
+    "suspectWorkers": {"sessions", "messages", "failures"},
 }
 TERMINAL = {"SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED", "NEVER_ATTEMPTED", "RECLAIMED"}
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
@@ -631,8 +632,10 @@ class Player:
 
 
 def demo_clock(now: Optional[datetime] = None) -> ManualClock:
-    """The farm's clock: starts three hours ago (whole minute), one second per reading."""
+    """The farm's clock: starts three hours ago, on a quarter hour (the default suspect-worker window: the
+    windows a scenario's actions end in are the same every run), one second per reading."""
     now = now or datetime.now(timezone.utc)
     start = now.replace(second=0, microsecond=0) - timedelta(hours=3)
+    start -= timedelta(minutes=start.minute % 15)
     return ManualClock(start=start)
 

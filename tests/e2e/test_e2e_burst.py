@@ -78,6 +78,22 @@ def test_one_job_level_message(demo):
     assert {k: v for k, v in job.record["taskRunStatusCounts"].items() if v} == {"FAILED": TASKS}
     assert job.attributes["status"] == "FAILED" and job.attributes["outcome"] == "failure"
     assert job.subject == "Deadline: job shot-100_fx_v007 failed (1000 failed of 1000 tasks)"
+    summary = job.record["failureSummary"]
+    assert summary["failedActions"] == summary["tasksFailed"] == TASKS
+    assert summary["story"] == f"{TASKS} failed actions for {TASKS} tasks that did not succeed"
+    assert summary["byExitCode"] == {"1": TASKS} and sum(summary["byWorker"].values()) == TASKS
+
+
+def test_every_worker_that_failed_everything_is_a_suspect_once_per_window(demo):
+    """The ten workers fail every frame they pick up: each is a suspect worker, told once per window of
+    farm time its failures fall in, and the steps succeeded on no other worker (the job, not a worker, is
+    at fault: the message says so)."""
+    suspects = demo.messages("suspectWorker")
+    per_window = Counter((n.record["workerId"], n.record["windowStart"]) for n in suspects)
+    assert set(per_window.values()) == {1}
+    assert {worker for worker, _ in per_window} == {r["workerId"] for r in demo.rows}
+    assert len({worker for worker, _ in per_window}) == 10
+    assert all(not n.record["sameStepsSucceededElsewhere"] for n in suspects)
 
 
 def test_each_mode_one_message_per_failed_action(demo):
@@ -120,7 +136,9 @@ def test_digest_mode_one_message_per_job_and_window(demo):
                             r"\d\d:\d\d:\d\d-\d\d:\d\d:\d\d UTC\)", n.subject), n.subject
         assert MESSAGE[:120] in n.email and "By exit code:" in n.email
         assert len(n.raw["Message"].encode()) < 256 * 1024
-    assert len(demo.notifications) == len(digests) + 1, "digests and the job-level message, nothing else"
+    suspects = demo.messages("suspectWorker")
+    assert len(demo.notifications) == len(digests) + len(suspects) + 1, \
+        "digests, the suspect workers and the job-level message, nothing else"
 
 
 def test_nothing_reached_a_dead_letter_queue(demo):

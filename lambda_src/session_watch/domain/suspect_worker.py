@@ -285,7 +285,7 @@ def _email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> str:
                 continue
             others = step.get("succeededOnOtherWorkers") or []
             where = (f"succeeded on {len(others)} other worker{'' if len(others) == 1 else 's'} in the window"
-                     if others else "no other worker succeeded on it in the window")
+                     if others else "no other worker had succeeded on it in the window so far")
             lines.append(f"  {names_of.get(step.get('jobId')) or step.get('jobId')} / "
                          f"{step.get('stepName') or step.get('stepId')}: {step.get('failures')} failed; {where}")
         blocks.append("\n".join(lines) + "\n")
