@@ -55,8 +55,9 @@ DEADLINE_OPERATIONS = {
 }
 DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")  # TransactWriteItems: UpdateItem
 #: The digest ledger: conditional writes of window and job-run items (TransactWriteItems authorizes as
-#: the Put/Update/Delete actions of its items; there is no separate IAM action for it).
-DIGEST_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+#: the Put/Update/Delete actions of its items; there is no separate IAM action for it), suspect-worker
+#: counters, and Query of one job's items (its windows and suspect workers, for the job-level message).
+DIGEST_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query")
 #: Reading a farm encrypted with a customer managed key: the Deadline Cloud Developer Guide ("Key management",
 #: the minimal IAM policy for read-only operations) requires kms:Decrypt and kms:DescribeKey on the farm's key,
 #: used through Deadline Cloud (kms:ViaService = deadline.<region>.amazonaws.com).

@@ -390,7 +390,8 @@ def test_function_role_has_exactly_the_statements_it_needs(template):
         "dynamodb:GetItem": sorted(history + digest_ledger),
         "dynamodb:UpdateItem": sorted(history + digest_ledger),
         "dynamodb:DeleteItem": digest_ledger,
-        "dynamodb:Query": sorted(history + [f"<{table_id}.Arn>/index/byDigestWindow"]),
+        # The ledger: one job's items (its digest windows and suspect workers) for the job-level message.
+        "dynamodb:Query": sorted(history + [f"<{table_id}.Arn>/index/byDigestWindow"] + digest_ledger),
         # Exactly the three audience topics (machines, email, chat); also authorizes PublishBatch.
         "sns:Publish": sorted([f"<{topic_id}>", f"<{email_topic_id}>", f"<{chat_topic_id}>"]),
         # The default bus, only for events whose source is session-watch (condition: test_channels.py).

@@ -205,16 +205,16 @@ class DigestLedger:
 
     def mark_suspect(self, job_ids: Sequence[str], worker_id: str, window_start: int,
                      entry: Mapping[str, Any], *, expires_at: int) -> None:
-        """List a suspect worker under each job it failed (one PutItem per job; the same item again
+        """List a suspect worker under each job it failed (one UpdateItem per job; the same item again
         when repeated)."""
         body = json.dumps(dict(entry), separators=(",", ":"), default=str)
         for job_id in sorted(set(job_ids)):
-            with store_call("PutItem", self._table):
-                self._client.put_item(TableName=self._table, Item={
-                    **self._key(job_id, job_suspect_key(worker_id, window_start)),
-                    "workerId": {"S": worker_id}, "suspect": {"S": body},
-                    "expiresAt": {"N": str(expires_at)},
-                })
+            with store_call("UpdateItem", self._table):
+                self._client.update_item(
+                    TableName=self._table, Key=self._key(job_id, job_suspect_key(worker_id, window_start)),
+                    UpdateExpression="SET workerId = :w, suspect = :s, expiresAt = :e",
+                    ExpressionAttributeValues={":w": {"S": worker_id}, ":s": {"S": body},
+                                               ":e": {"N": str(expires_at)}})
 
     def job_items(self, job_id: str, prefix: str = "") -> List[Dict[str, Any]]:
         """The job's ledger items (windows, job-level messages, suspect workers), those whose key starts
