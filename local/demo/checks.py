@@ -423,16 +423,19 @@ def _story_checks(result: "DemoResult", add, rows, digests, job_runs, mode: str)
 
 
 def _suspect_checks(result: "DemoResult", add, notifications, expect: Dict[str, Any]) -> None:
-    """Suspect workers: the workers of the named sessions, each once, and no other."""
+    """Suspect workers: each worker of the named sessions reported, once per window (worker, windowStart),
+    and no other worker."""
     suspects = [n for n in notifications if result.kind_of(n) == names.KIND_SUSPECT_WORKER]
     want = expect.get("suspectWorkers")
     if not want and not suspects:
         return
     want = want or {"sessions": [], "messages": 0}
     workers = {result.workers.get(name) for name in want.get("sessions") or []}
-    seen = Counter(n.record.get("workerId") for n in suspects)
-    problems = [f"{w}: {seen.get(w, 0)} messages" for w in workers if seen.get(w, 0) != 1]
+    per_window = Counter((n.record.get("workerId"), n.record.get("windowStart")) for n in suspects)
+    seen = {worker for worker, _ in per_window}
+    problems = [f"{w}: not reported" for w in workers if w not in seen]
     problems += [f"unexpected suspect {w}" for w in seen if w not in workers]
+    problems += [f"{w} in the window from {start}: {n} messages" for (w, start), n in per_window.items() if n != 1]
     if "messages" in want and not _count_ok(len(suspects), want["messages"]):
         problems.append(f"{plural(len(suspects), 'suspect-worker message')}, expected {want['messages']}")
     for n in suspects:
@@ -442,10 +445,11 @@ def _suspect_checks(result: "DemoResult", add, notifications, expect: Dict[str, 
         if not record.get("fleetId") or not record.get("whatToDo") or not record.get("latestFailure"):
             problems.append(f"{record.get('workerId')}: no fleet, latest failure or what to do")
     names_of = {v: k for k, v in result.workers.items()}
-    add(Check("suspect workers reported once each, with fleet, failures and what to do", not problems,
-              "; ".join(problems) or ", ".join(
-                  f"{names_of.get(n.record.get('workerId'), n.record.get('workerId'))}: {n.record.get('failures')} of "
-                  f"{n.record.get('taskRuns')} task runs failed" for n in suspects) or "none"))
+    shown = [f"{names_of.get(n.record.get('workerId'), n.record.get('workerId'))}: {n.record.get('failures')} of "
+             f"{n.record.get('taskRuns')} task runs failed" for n in suspects]
+    add(Check("suspect workers reported once per worker and window, with fleet, failures and what to do",
+              not problems, "; ".join(problems[:10]) or (", ".join(shown[:5]) + (
+                  f" and {len(shown) - 5} more" if len(shown) > 5 else "")) or "none"))
 
 
 def _task_total(record: Dict[str, Any]) -> int:

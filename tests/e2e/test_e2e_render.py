@@ -243,7 +243,8 @@ def test_only_events_matching_the_deployed_rules_reach_the_function(demo):
     patterns = [r["Properties"]["EventPattern"] for r in template_rules]
     assert sorted(json.dumps(json.loads(r["pattern"]), sort_keys=True) for r in demo.rules) == sorted(
         json.dumps(p, sort_keys=True) for p in patterns), "read back from moto"
-    assert {p["detail-type"][0] for p in patterns} == {"Task Run Status Change", "Job Run Status Change"}
+    assert {p["detail-type"][0] for p in patterns} == {"Task Run Status Change", "Job Run Status Change",
+                                                       "Job Lifecycle Status Change"}
     for delivery, emitted in demo.play.deliveries:
         should = any(_pattern_matches(p, emitted.event) for p in patterns)
         assert delivery.matched == should, emitted.describe()

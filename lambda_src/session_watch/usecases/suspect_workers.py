@@ -17,7 +17,7 @@ nothing and costs nothing here (its save is not new).
 
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List
 
 from ..config import Settings
 from ..domain.keys import SUSPECT_KEY_PREFIX, suspect_window_key, worker_partition
@@ -51,9 +51,10 @@ class SuspectWorkers:
         if not runs or ledger is None:
             return []
         notified = []
+        histories: Dict[str, List[Record]] = {}  # job id -> its records, read once per invocation
         for entry in tally(runs, window_seconds=self.window_seconds, now=inv.now):
             try:
-                if self._count(entry, inv):
+                if self._count(entry, inv, histories):
                     notified.append(entry.worker_id)
             except NotificationPending:
                 logger.info("suspect worker: another invocation is publishing it",
@@ -65,7 +66,7 @@ class SuspectWorkers:
                                                           "errorType": type(err).__name__, "error": str(err)[:300]})
         return notified
 
-    def _count(self, entry: WorkerTally, inv: Invocation) -> bool:
+    def _count(self, entry: WorkerTally, inv: Invocation, histories: Dict[str, List[Record]]) -> bool:
         ledger = self._ports.ledger
         assert ledger is not None
         s = self._settings
@@ -86,7 +87,9 @@ class SuspectWorkers:
         history: List[Record] = []
         for job_ref in counters["jobs"][:JOBS_READ]:
             job_id = job_ref.rsplit("/", 1)[-1]
-            history.extend(self._ports.records.records_of_job(job_id, limit=RECORDS_PER_JOB))
+            if job_id not in histories:
+                histories[job_id] = self._ports.records.records_of_job(job_id, limit=RECORDS_PER_JOB)
+            history.extend(histories[job_id])
         doc = suspect_document(
             worker_id=entry.worker_id, fleet_id=counters.get("fleetId") or entry.fleet_id,
             window_start=entry.window_start, window_seconds=self.window_seconds, runs=counters["runs"],
