@@ -47,7 +47,7 @@ _TEXT_LIMIT = 300
 
 WHAT_TO_DO = (
     "Stop the worker, or set it to not accept work in its fleet (Deadline Cloud monitor: Fleets > worker).",
-    "Check its disk space, GPU driver, licence and mounts; its log (below) says what failed.",
+    "Check its disk space, GPU driver, licence and mounts; the latest failure's log says what failed.",
     "Its tasks are retried on other workers; requeue those that used up their retries once it is fixed.",
 )
 
