@@ -114,6 +114,10 @@ class Metric:
     ENRICHMENT_SKIPPED = "EnrichmentCallsSkipped"
     ENRICHMENT_FAILED = "EnrichmentCallsFailed"
     ITEM_FAILURES = "BatchItemFailures"
+    WAITERS_REGISTERED = "WaitersRegistered"
+    WAITERS_RESUMED = "WaitersResumed"
+    WAITERS_RESUMED_BY_SWEEP = "WaitersResumedBySweep"
+    WAITER_TOKENS_GONE = "WaiterTokensGone"
 
 
 def count(name: str, value: int = 1) -> None:
