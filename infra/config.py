@@ -121,6 +121,11 @@ DEFAULTS: Dict[str, Any] = {
     "machineQueueArns": [],
     "slackChannels": [],
     "teamsChannels": [],
+    # WaitForJob (pipelines waiting on render jobs) and the optional SubmitAndWait example.
+    "waitForJobStateMachineName": "WaitForJob",
+    "waitForJobTimeoutHours": 24,
+    "waiterSweepMinutes": 5,
+    "submitAndWait": False,
 }
 
 
@@ -192,6 +197,10 @@ class WatchConfig:
     machine_queue_arns: Tuple[str, ...] = ()
     slack_channels: Tuple[SlackChannel, ...] = ()
     teams_channels: Tuple[TeamsChannel, ...] = ()
+    wait_for_job_state_machine_name: str = "WaitForJob"
+    wait_for_job_timeout_hours: int = 24
+    waiter_sweep_minutes: int = 5
+    submit_and_wait: bool = False
 
 
 def load_config(context: Mapping[str, Any]) -> WatchConfig:
@@ -267,6 +276,11 @@ def load_config(context: Mapping[str, Any]) -> WatchConfig:
                                 "arn:aws:sqs:<region>:<account>:<queue name>"),
         slack_channels=_slack_channels(key("slackChannels"), raw("slackChannels")),
         teams_channels=_teams_channels(key("teamsChannels"), raw("teamsChannels")),
+        wait_for_job_state_machine_name=_name(key("waitForJobStateMachineName"), raw("waitForJobStateMachineName"),
+                                              _SFN_NAME, "1-80 letters, digits, '-' or '_'"),
+        wait_for_job_timeout_hours=_int(key("waitForJobTimeoutHours"), raw("waitForJobTimeoutHours"), 1, 8760),
+        waiter_sweep_minutes=_int(key("waiterSweepMinutes"), raw("waiterSweepMinutes"), 1, 60),
+        submit_and_wait=_bool(key("submitAndWait"), raw("submitAndWait")),
     )
     _check_combination(config)
     return config
@@ -294,6 +308,10 @@ def _check_combination(config: WatchConfig) -> None:
         raise ConfigError(PREFIX + "eventQueueArns",
                           f"needs an event bus, but {PREFIX}eventBus is none; set it to default or create, "
                           "or leave eventQueueArns empty")
+    if config.wait_for_job_state_machine_name == config.state_machine_name:
+        raise ConfigError(PREFIX + "waitForJobStateMachineName",
+                          f"must differ from {PREFIX}stateMachineName ({config.state_machine_name!r}): two state "
+                          "machines cannot share a name")
 
 
 def unknown_keys(context: Mapping[str, Any]) -> Sequence[str]:
@@ -349,6 +367,15 @@ def _choices(key: str, value: Any, allowed: Sequence[str], *, upper: bool, allow
     if not items and not allow_empty:
         raise ConfigError(key, f"must name at least one of: {', '.join(allowed)}")
     return tuple(dict.fromkeys(items))  # de-duplicated, order kept
+
+
+def _bool(key: str, value: Any) -> bool:
+    """true/false (JSON from cdk.json, a string from ``-c``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(key, f"must be true or false, got {value!r}")
 
 
 def _choice(key: str, value: Any, allowed: Sequence[str]) -> str:

@@ -18,14 +18,20 @@ from .constructs.notification_events import NotificationEvents
 from .constructs.notifications import NotificationTopic
 from .constructs.processing import FUNCTION_TIMEOUT, SessionWatchFunction
 from .constructs.state_machine import WaitForSessionAction
+from .constructs.submit_and_wait import SubmitAndWait
+from .constructs.wait_for_job import WaitForJob
 from .constructs.trigger import (
     DETAIL_TYPE,
     JOB_RUN_DETAIL_TYPE,
+    JOB_LIFECYCLE_DETAIL_TYPE,
+    STEP_RUN_DETAIL_TYPE,
     DeadlineEventRule,
     event_detail,
     event_target,
+    job_lifecycle_detail,
     job_run_detail,
     requeue_detail,
+    step_run_detail,
 )
 
 _REMOVAL = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
@@ -124,6 +130,43 @@ class SessionWatchStack(Stack):
             detail=job_run_detail(config.farm_ids, config.queue_ids),
             target=target(),
         )
+        # Pipelines waiting on jobs: the function resumes them on these events too (and on the two above).
+        self.job_lifecycle_rule = DeadlineEventRule(
+            self,
+            "JobLifecycleEvents",
+            description="Deadline Cloud jobs that failed before running (CREATE_FAILED, UPLOAD_FAILED) -> "
+                        "Deadline Session Watch (resumes WaitForJob)",
+            detail_type=JOB_LIFECYCLE_DETAIL_TYPE,
+            detail=job_lifecycle_detail(config.farm_ids, config.queue_ids),
+            target=target(),
+        )
+        self.step_run_rule = DeadlineEventRule(
+            self,
+            "StepRunEvents",
+            description="Deadline Cloud steps whose task runs succeeded, failed or were canceled -> "
+                        "Deadline Session Watch (resumes WaitForJob on a step)",
+            detail_type=STEP_RUN_DETAIL_TYPE,
+            detail=step_run_detail(config.farm_ids, config.queue_ids),
+            target=target(),
+        )
+        self.wait_for_job = WaitForJob(
+            self,
+            "WaitForJob",
+            function=self.processing.function,
+            deadline_resources=self.processing.deadline_resources,
+            state_machine_name=config.wait_for_job_state_machine_name,
+            timeout=Duration.hours(config.wait_for_job_timeout_hours),
+            sweep_every=Duration.minutes(config.waiter_sweep_minutes),
+            log_retention=log_retention,
+            removal_policy=removal,
+        )
+        self.submit_and_wait: Optional[SubmitAndWait] = None
+        if config.submit_and_wait:
+            self.submit_and_wait = SubmitAndWait(
+                self, "SubmitAndWait", wait_for_job=self.wait_for_job.state_machine,
+                deadline_queue_resources=self.processing.deadline_resources,
+                log_retention=log_retention, removal_policy=removal,
+            )
         self.waiter = WaitForSessionAction(
             self,
             "WaitForSessionAction",
@@ -167,6 +210,15 @@ class SessionWatchStack(Stack):
                                       "their queue policies must allow)")
         CfnOutput(self, "StateMachineArn", value=self.waiter.state_machine.state_machine_arn,
                   description="WaitForSessionAction state machine (input: farmId, queueId, jobId, sessionActionId)")
+        CfnOutput(self, "WaitForJobStateMachineArn", value=self.wait_for_job.state_machine.state_machine_arn,
+                  description="WaitForJob state machine (input: farmId, queueId, jobId, optional stepId, taskId; "
+                              "call it with states:startExecution.sync:2)")
+        CfnOutput(self, "WaiterTableName", value=self.wait_for_job.table.table_name,
+                  description="DynamoDB table of WaitForJob's open waiters")
+        if self.submit_and_wait:
+            CfnOutput(self, "SubmitAndWaitStateMachineArn",
+                      value=self.submit_and_wait.state_machine.state_machine_arn,
+                      description="SubmitAndWait example pipeline (input: farmId, queueId, template, ...)")
         CfnOutput(self, "DeadLetterQueueUrl", value=self.processing.dead_letter_queue.queue_url,
                   description="Events and invocations the function could not process")
         CfnOutput(self, "FunctionName", value=self.processing.function.function_name,

@@ -1,13 +1,15 @@
 """EventBridge rules for Deadline Cloud events, and their target: the event queue or the function.
 
-Three rules on the default bus, with the same farm/queue filter and the same target:
+Rules on the default bus, with the same farm/queue filter and the same target:
 
 - ``Task Run Status Change`` with ``runStatus`` in the watched statuses: one event per task run, the
   function reads the task's session action;
 - ``Task Run Status Change`` from a running status back to ``READY``: the run was reclaimed or
   interrupted and the task requeued; the function records that run (RECLAIMED, INTERRUPTED);
 - ``Job Run Status Change`` with ``taskRunStatus`` SUCCEEDED / FAILED / CANCELED: one job-level message
-  with the task-run counts.
+  with the task-run counts (and it resumes WaitForJob's waiters of that job);
+- ``Job Lifecycle Status Change`` with ``lifecycleStatus`` CREATE_FAILED / UPLOAD_FAILED, and ``Step Run
+  Status Change`` with ``taskRunStatus`` SUCCEEDED / FAILED / CANCELED: they resume WaitForJob's waiters.
 
 Delivery ``queue`` (default): the target is the event queue (CDK's ``SqsQueue`` target adds a queue
 policy statement that lets in this rule's events only: ``aws:SourceArn`` = the rule). Delivery
@@ -16,6 +18,8 @@ sends what it could not deliver to the function's dead-letter queue.
 """
 
 from __future__ import annotations
+
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
 
 from typing import Any, Dict, Optional, Sequence
 
@@ -29,6 +33,9 @@ from constructs import Construct
 EVENT_SOURCE = "aws.deadline"
 DETAIL_TYPE = "Task Run Status Change"
 JOB_RUN_DETAIL_TYPE = "Job Run Status Change"
+#: WaitForJob's waiters also resume on these (lib: lambda_src/session_watch/names.py).
+JOB_LIFECYCLE_DETAIL_TYPE = names.JOB_LIFECYCLE_STATUS_CHANGE
+STEP_RUN_DETAIL_TYPE = names.STEP_RUN_STATUS_CHANGE
 #: A task back to READY from one of these: its worker was reclaimed or its run interrupted, and Deadline
 #: requeued it. No event says RECLAIMED or INTERRUPTED itself; this one lets the function record that run.
 REQUEUED_FROM = ("RUNNING", "INTERRUPTING", "STARTING", "ASSIGNED", "SCHEDULED")
@@ -59,6 +66,16 @@ def requeue_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[st
 def job_run_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
     """The ``detail`` filter of the job run rule."""
     return _scope({"taskRunStatus": list(JOB_RUN_STATUSES)}, farm_ids, queue_ids)
+
+
+def job_lifecycle_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
+    """The ``detail`` filter of the job lifecycle rule: a job that failed before it ran."""
+    return _scope({"lifecycleStatus": list(names.JOB_LIFECYCLE_FAILED_STATUSES)}, farm_ids, queue_ids)
+
+
+def step_run_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
+    """The ``detail`` filter of the step run rule (a wait on one step)."""
+    return _scope({"taskRunStatus": list(names.WAIT_END_STATUSES)}, farm_ids, queue_ids)
 
 
 def event_target(
