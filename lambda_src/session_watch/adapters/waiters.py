@@ -40,13 +40,16 @@ class WaiterStore:
         return key
 
     def of_job(self, job_id: str, prefix: str) -> List[Dict[str, Any]]:
-        """The open waiters of a job whose key starts with ``prefix`` (one paged Query)."""
+        """The open waiters of a job whose key starts with ``prefix`` (``""``: all of them; one paged Query)."""
         kwargs: Dict[str, Any] = dict(
-            TableName=self._table, ConsistentRead=True,
-            KeyConditionExpression="#j = :j AND begins_with(#k, :p)",
-            ExpressionAttributeNames={"#j": names.WAITER_PARTITION_KEY, "#k": names.WAITER_SORT_KEY},
-            ExpressionAttributeValues={":j": {"S": job_id}, ":p": {"S": prefix}},
+            TableName=self._table, ConsistentRead=True, KeyConditionExpression="#j = :j",
+            ExpressionAttributeNames={"#j": names.WAITER_PARTITION_KEY},
+            ExpressionAttributeValues={":j": {"S": job_id}},
         )
+        if prefix:  # DynamoDB refuses an empty string in a key condition
+            kwargs["KeyConditionExpression"] += " AND begins_with(#k, :p)"
+            kwargs["ExpressionAttributeNames"]["#k"] = names.WAITER_SORT_KEY
+            kwargs["ExpressionAttributeValues"][":p"] = {"S": prefix}
         out: List[Dict[str, Any]] = []
         while True:
             with store_call("Query", f"{self._table} jobId={job_id}"):
@@ -90,9 +93,14 @@ class TaskTokens:
         return self._send("SendTaskFailure", taskToken=token, error=error[: names.SFN_ERROR_MAX],
                           cause=cause[: names.SFN_CAUSE_MAX])
 
+    def heartbeat(self, token: str) -> Optional[str]:
+        """The waiter is alive (the sweep saw it): resets the task's HeartbeatSeconds clock."""
+        return self._send("SendTaskHeartbeat", taskToken=token)
+
     def _send(self, operation: str, **kwargs: Any) -> Optional[str]:
         call = {"SendTaskSuccess": self._client.send_task_success,
-                "SendTaskFailure": self._client.send_task_failure}[operation]
+                "SendTaskFailure": self._client.send_task_failure,
+                "SendTaskHeartbeat": self._client.send_task_heartbeat}[operation]
         try:
             call(**kwargs)
         except ClientError as err:

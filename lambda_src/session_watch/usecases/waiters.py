@@ -102,11 +102,13 @@ class Waiters:
         for waiter in live:
             ident = _job_ids(waiter)
             if ident in failures and not isinstance(failures[ident], _NOT_FOUND):
-                outcomes["unreadable"] = outcomes.get("unreadable", 0) + 1  # throttled: the next sweep retries
-                continue
-            status = self._check(waiter, jobs, known_missing=ident in failures)
+                status = "unreadable"  # throttled: the next sweep reads it again
+            else:
+                status = self._check(waiter, jobs, known_missing=ident in failures)
+            if status in ("waiting", "unreadable"):
+                status = self._heartbeat(waiter) or status
             outcomes[status] = outcomes.get(status, 0) + 1
-        resumed = sum(n for s, n in outcomes.items() if s not in ("waiting", "unreadable"))
+        resumed = sum(n for s, n in outcomes.items() if s not in ("waiting", "unreadable") and not s.startswith("gone"))
         if resumed:
             count(Metric.WAITERS_RESUMED_BY_SWEEP, resumed)
         logger.info("waiters swept", extra={"open": len(open_waiters), "expired": len(expired), **outcomes})
@@ -152,6 +154,17 @@ class Waiters:
             gone = self._tokens().fail(waiter["taskToken"], resumption.error or "", resumption.cause)
             status = f"failed:{resumption.error}"
         return self._done(waiter, status, gone)
+
+    def _heartbeat(self, waiter: Mapping[str, Any]) -> Optional[str]:
+        """Tell the execution its waiter is alive (WaitForJob's HeartbeatSeconds); None, or ``gone:<code>``
+        when the execution no longer waits (timed out, stopped): then the waiter is deleted."""
+        gone = self._tokens().heartbeat(str(waiter["taskToken"]))
+        if not gone:
+            return None
+        count(Metric.WAITER_TOKENS_GONE)
+        logger.info("waiter's execution no longer waits: waiter deleted", extra={**_loggable(waiter), "code": gone})
+        self._store().remove(str(waiter["jobId"]), str(waiter[names.WAITER_SORT_KEY]))
+        return f"gone:{gone}"
 
     def _send_failure(self, waiter: Mapping[str, Any], error: str, cause: str) -> str:
         gone = self._tokens().fail(waiter["taskToken"], error, cause)
