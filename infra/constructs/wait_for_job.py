@@ -141,7 +141,7 @@ class WaitForJob(Construct):
 
         # The safety net: every sweep_every, the function re-checks open waiters.
         self.sweep_rule = events.Rule(
-            self, "Sweep", schedule=events.Schedule.rate(sweep_every),
+            self, "SweepRule", schedule=events.Schedule.rate(sweep_every),
             description="Re-check WaitForJob's open waiters (Deadline Cloud's events are best effort)",
         )
         self.sweep_rule.add_target(targets.LambdaFunction(

@@ -23,6 +23,11 @@ pytestmark = pytest.mark.slow
 TERMINAL_STATUSES = "SUCCEEDED,FAILED,INTERRUPTED,CANCELED,NEVER_ATTEMPTED,RECLAIMED"
 
 
+#: The rules of Deadline Cloud events (the sweep's rate rule, WaitForJobSweep, invokes the function directly).
+DEADLINE_RULES = ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule", "JobLifecycleEventsRule",
+                  "StepRunEventsRule")
+
+
 def _id(template, type_, prefix=""):
     return one(template, type_, prefix)[0]
 
@@ -63,6 +68,9 @@ def test_function_environment_is_the_contract(template):
     _, fn = one(template, "AWS::Lambda::Function", "SessionWatchFunction")
     env = fn["Properties"]["Environment"]["Variables"]
     table_id = _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")
+    # WaitForJob's waiter table, and how long a waiter lives (the wait's timeout, 24 h, plus an hour)
+    assert env.pop("WAITER_TABLE_NAME") == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "WaitForJobWaiters")}
+    assert env.pop("WAITER_TTL_HOURS") == "25"
     topic_id = logical_id(template, "AWS::SNS::Topic", "NotificationsTopic")
     assert env == {
         "TABLE_NAME": {"Ref": table_id},
@@ -117,7 +125,16 @@ def test_job_run_rule_matches_job_run_status_changes_that_end_a_job(template):
         "detail-type": ["Job Run Status Change"],
         "detail": {"taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"]},
     }
-    assert len(resources(template, "AWS::Events::Rule")) == 3
+    assert len(resources(template, "AWS::Events::Rule")) == len(DEADLINE_RULES) + 1  # + the waiters' sweep
+
+
+def test_waiter_rules_match_lifecycle_failures_and_ended_steps(template):
+    lifecycle = template["Resources"][_rule(template, "JobLifecycleEventsRule")]["Properties"]["EventPattern"]
+    assert lifecycle == {"source": ["aws.deadline"], "detail-type": ["Job Lifecycle Status Change"],
+                         "detail": {"lifecycleStatus": ["CREATE_FAILED", "UPLOAD_FAILED"]}}
+    step = template["Resources"][_rule(template, "StepRunEventsRule")]["Properties"]["EventPattern"]
+    assert step == {"source": ["aws.deadline"], "detail-type": ["Step Run Status Change"],
+                    "detail": {"taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"]}}
 
 
 def test_requeue_rule_matches_running_tasks_sent_back_to_ready(template):
@@ -134,13 +151,14 @@ def test_requeue_rule_matches_running_tasks_sent_back_to_ready(template):
 def test_the_rules_target_the_event_queue_with_retries_and_the_dlq(template):
     queue_id = _queue(template, "EventsQueue")
     dlq_id = _queue(template, "SessionWatchDeadLetterQueue")
-    for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"):
+    for name in DEADLINE_RULES:
         [target] = template["Resources"][_rule(template, name)]["Properties"]["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}, name
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 4 * 3600}
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
-    # Nothing invokes the function asynchronously in queue delivery: no EventBridge permission on it.
-    assert resources(template, "AWS::Lambda::Permission") == {}
+    # In queue delivery only the waiters' sweep invokes the function asynchronously.
+    [permission] = resources(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": [_rule(template, "WaitForJobSweepRule"), "Arn"]}
 
 
 def _queue_policy(template, queue_id):
@@ -163,7 +181,7 @@ def test_event_queue_takes_events_from_the_three_rules_only_over_tls(template):
     assert [s for s in statements if s["Effect"] == "Deny"] == [_tls_only(queue_id)]
     allows = [s for s in statements if s["Effect"] == "Allow"]
     assert sorted(render(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allows) == sorted(
-        f"<{_rule(template, name)}.Arn>" for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"))
+        f"<{_rule(template, name)}.Arn>" for name in DEADLINE_RULES)
     for allow in allows:
         assert allow["Principal"] == {"Service": "events.amazonaws.com"}
         assert "sqs:SendMessage" in as_list(allow["Action"])
@@ -180,13 +198,13 @@ def test_dead_letter_queue_is_encrypted_tls_only_and_writable_by_the_rules_only(
     statements = _queue_policy(template, dlq_id)
     assert [s for s in statements if s["Effect"] == "Deny"] == [_tls_only(dlq_id)]
     allows = [s for s in statements if s["Effect"] == "Allow"]
-    assert len(allows) == 3
+    assert len(allows) == len(DEADLINE_RULES)
     for allow in allows:
         assert allow["Principal"] == {"Service": "events.amazonaws.com"}
         assert allow["Action"] == "sqs:SendMessage"
     assert sorted(json.dumps(a["Condition"], sort_keys=True) for a in allows) == sorted(
         json.dumps({"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [_rule(template, name), "Arn"]}}}, sort_keys=True)
-        for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule"))
+        for name in DEADLINE_RULES)
 
 
 # --- the batch path: queues and event sources ----------------------------------------------------------
@@ -360,6 +378,8 @@ def test_function_role_has_exactly_the_statements_it_needs(template):
     deadline = ["arn:<AWS::Partition>:deadline:<AWS::Region>:<AWS::AccountId>:farm/*"]
     history = sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"])
     digest_ledger = [f"<{digest_table_id}.Arn>"]
+    waiters = [f"<{_id(template, 'AWS::DynamoDB::GlobalTable', 'WaitForJobWaiters')}.Arn>"]
+    wait_for_job = [f"<{_id(template, 'AWS::StepFunctions::StateMachine', 'WaitForJobStateMachine')}>"]
     consumed = sorted([f"<{events_id}.Arn>", f"<{digests_id}.Arn>"])
     assert granted(role_statements(template, "SessionWatchRole")) == {
         # BatchGetSessionAction / BatchGetTask / BatchGetJob / BatchGetSession authorize as these Get* actions.
@@ -368,10 +388,17 @@ def test_function_role_has_exactly_the_statements_it_needs(template):
         "deadline:ListSessionActions": deadline,
         "deadline:GetJob": deadline,
         "deadline:GetSession": deadline,
+        "deadline:GetStep": deadline,  # a WaitForJob on one step
         "dynamodb:GetItem": sorted(history + digest_ledger),
         "dynamodb:UpdateItem": sorted(history + digest_ledger),
-        "dynamodb:DeleteItem": digest_ledger,
-        "dynamodb:Query": sorted(history + [f"<{table_id}.Arn>/index/byDigestWindow"]),
+        "dynamodb:DeleteItem": sorted(digest_ledger + waiters),
+        "dynamodb:Query": sorted(history + [f"<{table_id}.Arn>/index/byDigestWindow"] + waiters),
+        "dynamodb:PutItem": waiters,
+        "dynamodb:Scan": waiters,  # the sweep: the waiter table holds open waiters only
+        # Resuming WaitForJob's executions: exactly that state machine, nothing broader.
+        "states:SendTaskSuccess": wait_for_job,
+        "states:SendTaskFailure": wait_for_job,
+        "states:SendTaskHeartbeat": wait_for_job,
         # Exactly the three audience topics (machines, email, chat); also authorizes PublishBatch.
         "sns:Publish": sorted([f"<{topic_id}>", f"<{email_topic_id}>", f"<{chat_topic_id}>"]),
         # The default bus, only for events whose source is session-watch (condition: test_channels.py).
@@ -426,7 +453,7 @@ def test_state_machine_role_may_invoke_only_the_function(template):
 
 
 def test_state_machine_logs_all_traces_and_times_out(template):
-    _, machine = one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one(template, "AWS::StepFunctions::StateMachine", "WaitForSessionAction")
     props = machine["Properties"]
     assert props["StateMachineName"] == "WaitForSessionAction"
     assert props["StateMachineType"] == "STANDARD"
@@ -455,7 +482,8 @@ def test_state_machine_invokes_the_function_with_only_the_four_ids_and_retries_t
     assert read["Next"] == "CheckOutcome"
     function_errors, lambda_errors = read["Retry"]
     assert function_errors["ErrorEquals"] == ["DeadlineThrottled", "DeadlineUnavailable", "RecordStoreError",
-                                              "NotificationError", "NotificationPending", "DigestScheduleError"]
+                                              "NotificationError", "NotificationPending", "DigestScheduleError",
+                                              "WaiterResumeError"]
     assert lambda_errors["ErrorEquals"] == ["Lambda.ServiceException", "Lambda.AWSLambdaException",
                                             "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
     for retry in read["Retry"]:
@@ -499,7 +527,7 @@ def test_state_machine_choice_waits_while_not_terminal_then_succeeds_or_fails(te
 def test_alarms_watch_errors_throttles_dlqs_backlog_and_state_machine_and_notify_operations(template):
     ops_topic = {"Ref": _id(template, "AWS::SNS::Topic", "MonitoringOperationsTopic")}
     fn = {"Ref": _id(template, "AWS::Lambda::Function", "SessionWatchFunction")}
-    machine = {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
+    machine = {"Ref": _id(template, "AWS::StepFunctions::StateMachine", "WaitForSessionAction")}
 
     def queue_name(name):
         return {"Fn::GetAtt": [_queue(template, name), "QueueName"]}
@@ -595,7 +623,7 @@ def test_outputs_name_the_tables_topic_state_machine_and_queues(template):
     outputs = template["Outputs"]
     assert outputs["TableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")}
     assert outputs["TopicArn"]["Value"] == {"Ref": logical_id(template, "AWS::SNS::Topic", "NotificationsTopic")}
-    assert outputs["StateMachineArn"]["Value"] == {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
+    assert outputs["StateMachineArn"]["Value"] == {"Ref": _id(template, "AWS::StepFunctions::StateMachine", "WaitForSessionAction")}
     assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "SessionWatchDeadLetterQueue")}
     assert outputs["EventQueueUrl"]["Value"] == {"Ref": _queue(template, "EventsQueue")}
     assert outputs["EventDeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "EventsQueueDeadLetterQueue")}
@@ -603,3 +631,28 @@ def test_outputs_name_the_tables_topic_state_machine_and_queues(template):
     assert outputs["DigestQueueUrl"]["Value"] == {"Ref": _queue(template, "DigestsQueue")}
     assert outputs["DigestDeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "DigestsQueueDeadLetterQueue")}
     assert {"FunctionName", "OperationsTopicArn"} <= set(outputs)
+    assert outputs["WaitForJobStateMachineArn"]["Value"] == {
+        "Ref": _id(template, "AWS::StepFunctions::StateMachine", "WaitForJobStateMachine")}
+    assert outputs["WaiterTableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "WaitForJobWaiters")}
+    assert "SubmitAndWaitStateMachineArn" not in outputs  # optional: sessionWatch:submitAndWait
+
+
+def test_wait_for_job_registers_with_a_task_token_and_times_out_as_wait_timed_out(template):
+    definition = state_machine_definition(template, prefix="WaitForJobStateMachine")
+    register = definition["States"]["RegisterWaiter"]
+    assert register["Resource"] == "arn:<AWS::Partition>:states:::lambda:invoke.waitForTaskToken"
+    assert register["Parameters"]["Payload"]["waitForJob"]["taskToken.$"] == "$$.Task.Token"
+    assert register["TimeoutSeconds"] == 24 * 3600  # sessionWatch:waitForJobTimeoutHours
+    assert register["HeartbeatSeconds"] == 4 * 5 * 60  # four sweeps (sessionWatch:waiterSweepMinutes)
+    [catch] = register["Catch"]
+    assert catch["ErrorEquals"] == ["States.Timeout", "States.HeartbeatTimeout"]
+    assert definition["States"][catch["Next"]] == {
+        "Type": "Fail", "Error": "WaitTimedOut", "Cause": definition["States"][catch["Next"]]["Cause"]}
+    sweep = template["Resources"][_rule(template, "WaitForJobSweepRule")]["Properties"]
+    assert sweep["ScheduleExpression"] == "rate(5 minutes)"
+    [target] = sweep["Targets"]
+    assert json.loads(target["Input"]) == {"sweepWaiters": {}}
+    assert target["Arn"] == {"Fn::GetAtt": [_id(template, "AWS::Lambda::Function", "SessionWatchFunction"), "Arn"]}
+    _, table = one(template, "AWS::DynamoDB::GlobalTable", "WaitForJobWaiters")
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert [k["AttributeName"] for k in table["Properties"]["KeySchema"]] == ["jobId", "waiterKey"]

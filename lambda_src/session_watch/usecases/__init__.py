@@ -111,9 +111,10 @@ class Service:
         if isinstance(request, (JobLifecycleChange, StepRunChange)):
             return self.waiters.on_event(request, inv) or {"waiters": {"jobId": request.job_id, "found": 0}}
         if isinstance(request, JobRunChange):
-            result = self.job_runs.notify(request, inv)
+            job_run = self.job_runs.notify(request, inv)
             resumed = self.waiters.on_event(request, inv)
-            return {**result, **resumed} if resumed else result
+            merged: Dict[str, Any] = {**job_run, **(resumed or {})}
+            return merged
         result = self.session_actions.handle(request, inv, item_id)
         if isinstance(request, TaskRunChange):  # a task's end may end a task waiter
             self.waiters.on_event(request, inv)
