@@ -24,14 +24,12 @@ from .constructs.trigger import (
     DETAIL_TYPE,
     JOB_RUN_DETAIL_TYPE,
     JOB_LIFECYCLE_DETAIL_TYPE,
-    STEP_RUN_DETAIL_TYPE,
     DeadlineEventRule,
     event_detail,
     event_target,
     job_lifecycle_detail,
     job_run_detail,
     requeue_detail,
-    step_run_detail,
 )
 
 _REMOVAL = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
@@ -130,7 +128,8 @@ class SessionWatchStack(Stack):
             detail=job_run_detail(config.farm_ids, config.queue_ids),
             target=target(),
         )
-        # Pipelines waiting on jobs: the function resumes them on these events too (and on the two above).
+        # Pipelines waiting on jobs: the function resumes them on this event too (and on job and task run
+        # events; a step's waiters on the events of its tasks, so no rule for Step Run Status Change).
         self.job_lifecycle_rule = DeadlineEventRule(
             self,
             "JobLifecycleEvents",
@@ -138,15 +137,6 @@ class SessionWatchStack(Stack):
                         "Deadline Session Watch (resumes WaitForJob)",
             detail_type=JOB_LIFECYCLE_DETAIL_TYPE,
             detail=job_lifecycle_detail(config.farm_ids, config.queue_ids),
-            target=target(),
-        )
-        self.step_run_rule = DeadlineEventRule(
-            self,
-            "StepRunEvents",
-            description="Deadline Cloud steps whose task runs succeeded, failed or were canceled -> "
-                        "Deadline Session Watch (resumes WaitForJob on a step)",
-            detail_type=STEP_RUN_DETAIL_TYPE,
-            detail=step_run_detail(config.farm_ids, config.queue_ids),
             target=target(),
         )
         self.wait_for_job = WaitForJob(

@@ -8,8 +8,8 @@ Rules on the default bus, with the same farm/queue filter and the same target:
   interrupted and the task requeued; the function records that run (RECLAIMED, INTERRUPTED);
 - ``Job Run Status Change`` with ``taskRunStatus`` SUCCEEDED / FAILED / CANCELED: one job-level message
   with the task-run counts (and it resumes WaitForJob's waiters of that job);
-- ``Job Lifecycle Status Change`` with ``lifecycleStatus`` CREATE_FAILED / UPLOAD_FAILED, and ``Step Run
-  Status Change`` with ``taskRunStatus`` SUCCEEDED / FAILED / CANCELED: they resume WaitForJob's waiters.
+- ``Job Lifecycle Status Change`` with ``lifecycleStatus`` CREATE_FAILED / UPLOAD_FAILED: it resumes
+  WaitForJob's waiters (a step's waiters resume on its tasks' events: no rule for Step Run Status Change).
 
 Delivery ``queue`` (default): the target is the event queue (CDK's ``SqsQueue`` target adds a queue
 policy statement that lets in this rule's events only: ``aws:SourceArn`` = the rule). Delivery
@@ -35,7 +35,6 @@ DETAIL_TYPE = "Task Run Status Change"
 JOB_RUN_DETAIL_TYPE = "Job Run Status Change"
 #: WaitForJob's waiters also resume on these (lib: lambda_src/session_watch/names.py).
 JOB_LIFECYCLE_DETAIL_TYPE = names.JOB_LIFECYCLE_STATUS_CHANGE
-STEP_RUN_DETAIL_TYPE = names.STEP_RUN_STATUS_CHANGE
 #: A task back to READY from one of these: its worker was reclaimed or its run interrupted, and Deadline
 #: requeued it. No event says RECLAIMED or INTERRUPTED itself; this one lets the function record that run.
 REQUEUED_FROM = ("RUNNING", "INTERRUPTING", "STARTING", "ASSIGNED", "SCHEDULED")
@@ -71,11 +70,6 @@ def job_run_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[st
 def job_lifecycle_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
     """The ``detail`` filter of the job lifecycle rule: a job that failed before it ran."""
     return _scope({"lifecycleStatus": list(names.JOB_LIFECYCLE_FAILED_STATUSES)}, farm_ids, queue_ids)
-
-
-def step_run_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
-    """The ``detail`` filter of the step run rule (a wait on one step)."""
-    return _scope({"taskRunStatus": list(names.WAIT_END_STATUSES)}, farm_ids, queue_ids)
 
 
 def event_target(

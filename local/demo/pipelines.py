@@ -142,7 +142,7 @@ class Pipelines:
         run.execution_arn = self.sfn.start_execution(
             stateMachineArn=self.pipeline_arn, name=f"demo-{run.label}-{uuid.uuid4().hex[:8]}",
             input=json.dumps({**ids, "pipelineRun": run.label}))["executionArn"]
-        child = self._child(job.job_id)
+        child = self._child(job.job_id, run.execution_arn)
         payload = self._registration(child)
         run.registered = self.runtime.invoke(payload, source=f"Step Functions WaitForJob ({run.label})").result
         if run.label == "ended-before":
@@ -176,10 +176,16 @@ class Pipelines:
             self.bus.put_many([(e, None) for e in events], note="pipeline")
             self.bus.settle()
 
-    def _child(self, job_id: str, timeout: float = 20.0) -> str:
+    def _child(self, job_id: str, parent: str, timeout: float = 20.0) -> str:
         """The WaitForJob execution the pipeline started for ``job_id``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            described = self.sfn.describe_execution(executionArn=parent)
+            if described["status"] != "RUNNING":
+                events = self.sfn.get_execution_history(executionArn=parent, maxResults=1000)["events"]
+                raise PipelineError(f"the pipeline ended {described['status']} {described.get('error')} "
+                                    f"{described.get('cause')} before WaitForJob started; "
+                                    f"history: {[e['type'] for e in events]}")
             for execution in self.sfn.list_executions(stateMachineArn=self.wait_for_job_arn)["executions"]:
                 described = self.sfn.describe_execution(executionArn=execution["executionArn"])
                 if json.loads(described.get("input") or "{}").get("jobId") == job_id:

@@ -14,8 +14,7 @@ def test_the_rules_target_the_function_with_retries_and_the_dlq(direct_template)
     fn_id = logical_id(direct_template, "AWS::Lambda::Function", "SessionWatchFunction")
     dlq_id = logical_id(direct_template, "AWS::SQS::Queue", "SessionWatchDeadLetterQueue")
     rule_ids = [logical_id(direct_template, "AWS::Events::Rule", name)
-                for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule", "JobLifecycleEventsRule",
-                             "StepRunEventsRule")]
+                for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule", "JobLifecycleEventsRule")]
     sweep_id = logical_id(direct_template, "AWS::Events::Rule", "WaitForJobSweepRule")
     for rule_id in rule_ids:
         [target] = direct_template["Resources"][rule_id]["Properties"]["Targets"]

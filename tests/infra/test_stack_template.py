@@ -24,8 +24,7 @@ TERMINAL_STATUSES = "SUCCEEDED,FAILED,INTERRUPTED,CANCELED,NEVER_ATTEMPTED,RECLA
 
 
 #: The rules of Deadline Cloud events (the sweep's rate rule, WaitForJobSweep, invokes the function directly).
-DEADLINE_RULES = ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule", "JobLifecycleEventsRule",
-                  "StepRunEventsRule")
+DEADLINE_RULES = ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule", "JobLifecycleEventsRule")
 
 
 def _id(template, type_, prefix=""):
@@ -128,13 +127,10 @@ def test_job_run_rule_matches_job_run_status_changes_that_end_a_job(template):
     assert len(resources(template, "AWS::Events::Rule")) == len(DEADLINE_RULES) + 1  # + the waiters' sweep
 
 
-def test_waiter_rules_match_lifecycle_failures_and_ended_steps(template):
+def test_waiter_rule_matches_jobs_that_failed_before_running(template):
     lifecycle = template["Resources"][_rule(template, "JobLifecycleEventsRule")]["Properties"]["EventPattern"]
     assert lifecycle == {"source": ["aws.deadline"], "detail-type": ["Job Lifecycle Status Change"],
                          "detail": {"lifecycleStatus": ["CREATE_FAILED", "UPLOAD_FAILED"]}}
-    step = template["Resources"][_rule(template, "StepRunEventsRule")]["Properties"]["EventPattern"]
-    assert step == {"source": ["aws.deadline"], "detail-type": ["Step Run Status Change"],
-                    "detail": {"taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"]}}
 
 
 def test_requeue_rule_matches_running_tasks_sent_back_to_ready(template):

@@ -54,10 +54,10 @@ def sfn_mock(monkeypatch, local_aws):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     from moto import mock_aws
 
-    from local.moto_stack import moto_sfn_fix
+    from local.moto_stack import moto_pipeline_fixes
     from tests.support.aws import create_digest_table, create_history_table
 
-    moto_sfn_fix.apply()  # moto 5.2.5 drops SendTaskFailure's cause (see the module)
+    moto_pipeline_fixes.apply()  # moto 5.2.5 bugs (see the module)
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         dynamodb = boto3.client("dynamodb", region_name=REGION)

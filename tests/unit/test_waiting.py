@@ -144,6 +144,7 @@ def test_a_job_still_running_has_not_ended():
 
 def test_waiter_keys_prefix_by_scope_and_hide_the_token():
     key = waiting.waiter_key("task", STEP, TASK, "secret-token")
-    assert key.startswith(f"task#{STEP}#{TASK}#") and "secret" not in key
+    assert key.startswith(f"step#{STEP}#task#{TASK}#") and "secret" not in key
+    assert key.startswith(waiting.waiter_prefix("step", STEP))  # one Query finds a step's and its tasks' waiters
     assert waiting.waiter_key("job", None, None, "a") != waiting.waiter_key("job", None, None, "b")
     assert waiting.waiter_prefix("step", STEP) == f"step#{STEP}#"

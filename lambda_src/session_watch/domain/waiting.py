@@ -148,12 +148,14 @@ def failed_records(records: Sequence[Mapping[str, Any]]) -> List[Mapping[str, An
 
 
 def waiter_prefix(scope: str, step_id: Optional[str] = None, task_id: Optional[str] = None) -> str:
-    """The start of the waiter table's sort key for a scope: ``job#``, ``step#<stepId>#``, ``task#<stepId>#<taskId>#``."""
+    """The start of the waiter table's sort key for a scope: ``job#``, ``step#<stepId>#``,
+    ``step#<stepId>#task#<taskId>#``: a task's waiters sort under its step, so that one Query with the step's
+    prefix finds the waiters of the step and of its tasks (a task's end may end either)."""
     if scope == "job":
         return "job#"
     if scope == "step":
         return f"step#{step_id}#"
-    return f"task#{step_id}#{task_id}#"
+    return f"step#{step_id}#task#{task_id}#"
 
 
 def waiter_key(scope: str, step_id: Optional[str], task_id: Optional[str], task_token: str) -> str:

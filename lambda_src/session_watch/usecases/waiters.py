@@ -77,6 +77,8 @@ class Waiters:
         if prefix is None:
             return None
         waiters = self._store().of_job(event.job_id, prefix)
+        if isinstance(event, TaskRunChange):  # the step's waiters and this task's, not its sibling tasks'
+            waiters = [w for w in waiters if not w.get("taskId") or w.get("taskId") == event.task_id]
         outcomes: Dict[str, int] = {}
         jobs: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
         for waiter in waiters:
@@ -218,9 +220,8 @@ def _prefix_for(event: Any) -> Optional[str]:
         return "" if event.lifecycle_status in names.JOB_LIFECYCLE_FAILED_STATUSES else None
     if isinstance(event, StepRunChange):
         return waiter_prefix("step", event.step_id) if event.task_run_status in names.WAIT_END_STATUSES else None
-    if isinstance(event, TaskRunChange):
-        return (waiter_prefix("task", event.step_id, event.task_id)
-                if event.run_status in names.WAIT_END_STATUSES else None)
+    if isinstance(event, TaskRunChange):  # the last task of a step to end ends the step too
+        return waiter_prefix("step", event.step_id) if event.run_status in names.WAIT_END_STATUSES else None
     return None
 
 
