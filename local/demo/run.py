@@ -525,8 +525,12 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
         dead_letters = observer.dead_letters()
         by_queue = observer.dead_letters_by_queue()
         throttled = sum(n for (op, code), n in standin.faults.injected.items() if code == "ThrottlingException")
+        # What the scenario did, read before the pipelines add their own jobs' records, messages and batches.
         digest_ledger = observer.digest_items()
         invocations = len(runtime.invocations)
+        batches = list(sources.batches)
+        event_source_stats = sources.stats()
+        standin_calls = dict(standin.calls)
         pipelines = _run_pipelines(scenario, moto, runtime, farm, bus, deployed, progress, timings)
         job = player.job
         jobs = {job.job_id: farm.describe_job(job.farm_id, job.queue_id, job.job_id)}
@@ -554,14 +558,14 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
             state_machine_runs=runs,
             dead_letters=dead_letters,
             throttled=throttled,
-            standin_calls=dict(standin.calls),
+            standin_calls=standin_calls,
             invocations=invocations,
             mode=mode,
             delivery=delivery,
             digest_window=window,
             notify_statuses=[x.strip() for x in (env.get("NOTIFY_STATUSES") or "").split(",") if x.strip()],
-            batches=list(sources.batches),
-            event_sources=sources.stats(),
+            batches=batches,
+            event_sources=event_source_stats,
             deviations=deviations,
             dead_letter_queues=by_queue,
             digest_ledger=digest_ledger,
