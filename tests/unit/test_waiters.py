@@ -230,3 +230,18 @@ def test_error_and_cause_are_cut_to_send_task_failures_limits(stubbed):
                          {"taskToken": "t", "error": "E" * 256, "cause": "c" * 32768})
     assert tokens.fail("t", "E" * 300, "c" * 40000) is None
     stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("variable,value", [("WAITER_TABLE_NAME", "no spaces allowed"), ("WAITER_TTL_HOURS", "0"),
+                                            ("WAITER_TTL_HOURS", "soon")])
+def test_the_waiter_settings_are_validated_naming_the_variable(variable, value):
+    from session_watch.config import load_settings
+    from session_watch.errors import ConfigurationError
+
+    env = {"TABLE_NAME": "history", "TOPIC_ARN": "arn:aws:sns:us-west-2:123456789012:t", "NOTIFY_MODE": "each",
+           variable: value}
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(env)
+    assert raised.value.variable == variable
+    ok = load_settings({**env, variable: "waiters" if variable == "WAITER_TABLE_NAME" else "25"})
+    assert (ok.waiter_table_name, ok.waiter_ttl_hours) in (("waiters", 24), (None, 25))
