@@ -132,6 +132,16 @@ class Pipelines:
             self.say(f"pipeline {label}: {run.status}" + (f" {run.error}" if run.error else "")
                      + f" (WaitForJob {run.wait_for_job.get('status')}, resumed by {run.resumed_by})"
                      + (f"; PROBLEM: {run.problem}" if run.problem else ""))
+            if run.states:
+                self.say(f"  states: {' > '.join(run.states)}")
+            summary = (run.output or {}).get("job", {}).get("summary") if isinstance(run.output, dict) else None
+            if summary:
+                self.say(f"  output: job summary of {summary.get('name')!r}: {summary.get('status')}, tasks "
+                         f"{ {k: v for k, v in (summary.get('taskRunStatusCounts') or {}).items() if v} }, "
+                         f"{summary.get('durationSeconds')} s, "
+                         f"{summary.get('failedActionsTotal')} failed actions")
+            if run.cause:
+                self.say(f"  cause: {run.cause[:300]}")
         return runs
 
     def _one(self, run: PipelineRun, job: Any) -> None:
