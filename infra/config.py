@@ -126,6 +126,11 @@ DEFAULTS: Dict[str, Any] = {
     "suspectWorkerFailures": names.DEFAULT_SUSPECT_WORKER_FAILURES,
     "suspectWorkerWindowMinutes": names.DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES,
     "suspectWorkerFailureRatio": names.DEFAULT_SUSPECT_WORKER_FAILURE_RATIO,
+    # WaitForJob (pipelines waiting on render jobs) and the optional SubmitAndWait example.
+    "waitForJobStateMachineName": "WaitForJob",
+    "waitForJobTimeoutHours": 24,
+    "waiterSweepMinutes": 5,
+    "submitAndWait": False,
 }
 
 
@@ -200,6 +205,10 @@ class WatchConfig:
     suspect_worker_failures: int = names.DEFAULT_SUSPECT_WORKER_FAILURES
     suspect_worker_window_minutes: int = names.DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES
     suspect_worker_failure_ratio: float = names.DEFAULT_SUSPECT_WORKER_FAILURE_RATIO
+    wait_for_job_state_machine_name: str = "WaitForJob"
+    wait_for_job_timeout_hours: int = 24
+    waiter_sweep_minutes: int = 5
+    submit_and_wait: bool = False
 
 
 def load_config(context: Mapping[str, Any]) -> WatchConfig:
@@ -279,6 +288,11 @@ def load_config(context: Mapping[str, Any]) -> WatchConfig:
         suspect_worker_window_minutes=_int(key("suspectWorkerWindowMinutes"), raw("suspectWorkerWindowMinutes"),
                                            1, 1440),
         suspect_worker_failure_ratio=_ratio(key("suspectWorkerFailureRatio"), raw("suspectWorkerFailureRatio")),
+        wait_for_job_state_machine_name=_name(key("waitForJobStateMachineName"), raw("waitForJobStateMachineName"),
+                                              _SFN_NAME, "1-80 letters, digits, '-' or '_'"),
+        wait_for_job_timeout_hours=_int(key("waitForJobTimeoutHours"), raw("waitForJobTimeoutHours"), 1, 8760),
+        waiter_sweep_minutes=_int(key("waiterSweepMinutes"), raw("waiterSweepMinutes"), 1, 60),
+        submit_and_wait=_bool(key("submitAndWait"), raw("submitAndWait")),
     )
     _check_combination(config)
     return config
@@ -306,6 +320,10 @@ def _check_combination(config: WatchConfig) -> None:
         raise ConfigError(PREFIX + "eventQueueArns",
                           f"needs an event bus, but {PREFIX}eventBus is none; set it to default or create, "
                           "or leave eventQueueArns empty")
+    if config.wait_for_job_state_machine_name == config.state_machine_name:
+        raise ConfigError(PREFIX + "waitForJobStateMachineName",
+                          f"must differ from {PREFIX}stateMachineName ({config.state_machine_name!r}): two state "
+                          "machines cannot share a name")
 
 
 def unknown_keys(context: Mapping[str, Any]) -> Sequence[str]:
@@ -361,6 +379,15 @@ def _choices(key: str, value: Any, allowed: Sequence[str], *, upper: bool, allow
     if not items and not allow_empty:
         raise ConfigError(key, f"must name at least one of: {', '.join(allowed)}")
     return tuple(dict.fromkeys(items))  # de-duplicated, order kept
+
+
+def _bool(key: str, value: Any) -> bool:
+    """true/false (JSON from cdk.json, a string from ``-c``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(key, f"must be true or false, got {value!r}")
 
 
 def _choice(key: str, value: Any, allowed: Sequence[str]) -> str:

@@ -18,6 +18,8 @@ from .constructs.notification_events import NotificationEvents
 from .constructs.notifications import NotificationTopic
 from .constructs.processing import FUNCTION_TIMEOUT, SessionWatchFunction
 from .constructs.state_machine import WaitForSessionAction
+from .constructs.submit_and_wait import SubmitAndWait
+from .constructs.wait_for_job import WaitForJob
 from .constructs.trigger import (
     DETAIL_TYPE,
     JOB_LIFECYCLE_DETAIL_TYPE,
@@ -130,11 +132,29 @@ class SessionWatchStack(Stack):
             self,
             "JobLifecycleEvents",
             description="Deadline Cloud jobs that failed before they ran (CREATE_FAILED, UPLOAD_FAILED) -> "
-                        "Deadline Session Watch (one job-level failure message)",
+                        "Deadline Session Watch (one job-level failure message; resumes WaitForJob)",
             detail_type=JOB_LIFECYCLE_DETAIL_TYPE,
             detail=job_lifecycle_detail(config.farm_ids, config.queue_ids),
             target=target(),
         )
+        self.wait_for_job = WaitForJob(
+            self,
+            "WaitForJob",
+            function=self.processing.function,
+            deadline_resources=self.processing.deadline_resources,
+            state_machine_name=config.wait_for_job_state_machine_name,
+            timeout=Duration.hours(config.wait_for_job_timeout_hours),
+            sweep_every=Duration.minutes(config.waiter_sweep_minutes),
+            log_retention=log_retention,
+            removal_policy=removal,
+        )
+        self.submit_and_wait: Optional[SubmitAndWait] = None
+        if config.submit_and_wait:
+            self.submit_and_wait = SubmitAndWait(
+                self, "SubmitAndWait", wait_for_job=self.wait_for_job.state_machine,
+                deadline_queue_resources=self.processing.deadline_resources,
+                log_retention=log_retention, removal_policy=removal,
+            )
         self.waiter = WaitForSessionAction(
             self,
             "WaitForSessionAction",
@@ -178,6 +198,15 @@ class SessionWatchStack(Stack):
                                       "their queue policies must allow)")
         CfnOutput(self, "StateMachineArn", value=self.waiter.state_machine.state_machine_arn,
                   description="WaitForSessionAction state machine (input: farmId, queueId, jobId, sessionActionId)")
+        CfnOutput(self, "WaitForJobStateMachineArn", value=self.wait_for_job.state_machine.state_machine_arn,
+                  description="WaitForJob state machine (input: farmId, queueId, jobId, optional stepId, taskId; "
+                              "call it with states:startExecution.sync:2)")
+        CfnOutput(self, "WaiterTableName", value=self.wait_for_job.table.table_name,
+                  description="DynamoDB table of WaitForJob's open waiters")
+        if self.submit_and_wait:
+            CfnOutput(self, "SubmitAndWaitStateMachineArn",
+                      value=self.submit_and_wait.state_machine.state_machine_arn,
+                      description="SubmitAndWait example pipeline (input: farmId, queueId, template, ...)")
         CfnOutput(self, "DeadLetterQueueUrl", value=self.processing.dead_letter_queue.queue_url,
                   description="Events and invocations the function could not process")
         CfnOutput(self, "FunctionName", value=self.processing.function.function_name,

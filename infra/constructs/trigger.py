@@ -1,15 +1,16 @@
 """EventBridge rules for Deadline Cloud events, and their target: the event queue or the function.
 
-Three rules on the default bus, with the same farm/queue filter and the same target:
+Rules on the default bus, with the same farm/queue filter and the same target:
 
 - ``Task Run Status Change`` with ``runStatus`` in the watched statuses: one event per task run, the
   function reads the task's session action;
 - ``Task Run Status Change`` from a running status back to ``READY``: the run was reclaimed or
   interrupted and the task requeued; the function records that run (RECLAIMED, INTERRUPTED);
 - ``Job Run Status Change`` with ``taskRunStatus`` SUCCEEDED / FAILED / CANCELED: one job-level message
-  with the task-run counts;
+  with the task-run counts (and it resumes WaitForJob's waiters of that job);
 - ``Job Lifecycle Status Change`` with ``lifecycleStatus`` CREATE_FAILED / UPLOAD_FAILED: a job that failed
-  before it ran (it never reaches a run status): one job-level failure message.
+  before it ran (it never reaches a run status): one job-level failure message, and it resumes WaitForJob's
+  waiters (a step's waiters resume on its tasks' events: no rule for Step Run Status Change).
 
 Delivery ``queue`` (default): the target is the event queue (CDK's ``SqsQueue`` target adds a queue
 policy statement that lets in this rule's events only: ``aws:SourceArn`` = the rule). Delivery
@@ -18,6 +19,8 @@ sends what it could not deliver to the function's dead-letter queue.
 """
 
 from __future__ import annotations
+
+from lambda_src.session_watch import names  # the names the function, stack and local farm share
 
 from typing import Any, Dict, Optional, Sequence
 
@@ -69,8 +72,8 @@ def job_run_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[st
 
 
 def job_lifecycle_detail(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> Dict[str, Any]:
-    """The ``detail`` filter of the job lifecycle rule: the two statuses of a job that failed before it ran."""
-    return _scope({"lifecycleStatus": list(JOB_LIFECYCLE_FAILED_STATUSES)}, farm_ids, queue_ids)
+    """The ``detail`` filter of the job lifecycle rule: a job that failed before it ran."""
+    return _scope({"lifecycleStatus": list(names.JOB_LIFECYCLE_FAILED_STATUSES)}, farm_ids, queue_ids)
 
 
 def event_target(

@@ -50,6 +50,9 @@ class Settings:
     suspect_worker_failures: int = names.DEFAULT_SUSPECT_WORKER_FAILURES
     suspect_worker_window_minutes: int = names.DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES
     suspect_worker_failure_ratio: float = names.DEFAULT_SUSPECT_WORKER_FAILURE_RATIO
+    #: WaitForJob's waiters (off when unset) and how long a waiter item lives (the wait's timeout).
+    waiter_table_name: Optional[str] = None
+    waiter_ttl_hours: int = 24
 
     @property
     def channels(self) -> Tuple[str, ...]:
@@ -135,6 +138,11 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
     if event_bus and (len(event_bus) > 1600 or not _EVENT_BUS.match(event_bus)):
         raise ConfigurationError(names.ENV_EVENT_BUS_NAME, f"{event_bus[:80]!r} is not an EventBridge bus name or ARN")
 
+    waiter_table = env.get(names.ENV_WAITER_TABLE_NAME, "").strip() or None
+    if waiter_table and not _TABLE_NAME.match(waiter_table):
+        raise ConfigurationError(names.ENV_WAITER_TABLE_NAME, f"{waiter_table!r} is not a valid DynamoDB table name")
+    waiter_ttl = _int(env, names.ENV_WAITER_TTL_HOURS, 24, 1, 8760)
+
     region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
     if region and not _REGION.match(region):
         region = None  # only used for console links: a link we cannot build is left out
@@ -148,6 +156,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         email_topic_arn=email_topic, chat_topic_arn=chat_topic, event_bus_name=event_bus,
         suspect_worker_failures=suspect_failures, suspect_worker_window_minutes=suspect_minutes,
         suspect_worker_failure_ratio=suspect_ratio,
+        waiter_table_name=waiter_table, waiter_ttl_hours=waiter_ttl,
     )
 
 

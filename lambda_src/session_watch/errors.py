@@ -126,6 +126,15 @@ class NotificationPending(SessionWatchError):
     retryable = True
 
 
+class WaiterResumeError(SessionWatchError):
+    """Step Functions refused to resume a waiter (throttled, KMS, ...) after retries. A retry resumes it.
+
+    A token that no longer waits (TaskDoesNotExist, InvalidToken, TaskTimedOut) is not an error: late and
+    duplicate resumptions are recorded and ignored."""
+
+    retryable = True
+
+
 #: Class names a Step Functions task should retry / should not (documented in the README; defined in
 #: ``names.py``, which the stack reads too; a unit test keeps them equal to the classes here).
 RETRYABLE_ERROR_NAMES = names.RETRYABLE_ERROR_NAMES

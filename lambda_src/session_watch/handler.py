@@ -15,6 +15,7 @@ from .adapters.deadline_reader import DeadlineReader
 from .adapters.digest_ledger import DigestLedger, DigestQueue
 from .adapters.notifier import Notifier
 from .adapters.record_store import RecordStore
+from .adapters.waiters import JobParts, TaskTokens, WaiterStore
 from .batch import process_batch
 from .config import Settings, get_settings
 from .domain.requests import is_sqs_batch, parse_invocation
@@ -43,6 +44,10 @@ def _service(settings: Settings) -> Service:
         if settings.digest_table_name else None,
         # Most invocations never queue a flush: the SQS client is made on first use.
         flush_queue=DigestQueue(clients.lazy("sqs"), settings.digest_queue_url) if settings.digest_queue_url else None,
+        # WaitForJob's waiters: the Step Functions client is made on first resumption.
+        waiters=WaiterStore(clients.client("dynamodb"), settings.waiter_table_name) if settings.waiter_table_name else None,
+        task_tokens=TaskTokens(clients.lazy("stepfunctions")) if settings.waiter_table_name else None,
+        job_parts=JobParts(clients.lazy("deadline")) if settings.waiter_table_name else None,
     )
     return Service(ports, settings)
 

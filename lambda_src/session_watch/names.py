@@ -112,6 +112,7 @@ RETRYABLE_ERROR_NAMES: Tuple[str, ...] = (
     "NotificationError",
     "NotificationPending",
     "DigestScheduleError",
+    "WaiterResumeError",
 )
 NON_RETRYABLE_ERROR_NAMES: Tuple[str, ...] = (
     "InvalidEventError",
@@ -153,3 +154,60 @@ CONTEXT_PREFIX = "sessionWatch:"
 def context_key(name: str) -> str:
     """``notifyMode`` -> ``sessionWatch:notifyMode``."""
     return CONTEXT_PREFIX + name
+
+
+# --- waiting for jobs (WaitForJob, usecases/waiters.py) ----------------------------------------------
+
+#: A Deadline Cloud event only waiters resume on (besides Job Run, Job Lifecycle and Task Run Status Change).
+STEP_RUN_STATUS_CHANGE = "Step Run Status Change"
+#: Run statuses that end a job, a step (``taskRunStatus``) or a task (``runStatus``) for a waiter.
+WAIT_END_STATUSES: Tuple[str, ...] = ("SUCCEEDED", "FAILED", "CANCELED")
+#: The function's direct inputs: register a waiter (WaitForJob's ``.waitForTaskToken`` step), and the
+#: periodic sweep that re-checks open waiters (the schedule's input).
+WAIT_FOR_JOB = "waitForJob"
+SWEEP_WAITERS = "sweepWaiters"
+#: What a waiter waits for: the whole job, one step, or one task.
+WAIT_SCOPES: Tuple[str, ...] = ("job", "step", "task")
+
+#: Errors WaitForJob fails with (``SendTaskFailure`` error, or the state machine's own Fail state), for a
+#: caller's ``Catch``. A partial wait fails with the Step*/Task* name of what it waited for.
+WAIT_ERROR_JOB_FAILED = "JobFailed"
+WAIT_ERROR_JOB_CANCELED = "JobCanceled"
+WAIT_ERROR_STEP_FAILED = "StepFailed"
+WAIT_ERROR_STEP_CANCELED = "StepCanceled"
+WAIT_ERROR_TASK_FAILED = "TaskFailed"
+WAIT_ERROR_TASK_CANCELED = "TaskCanceled"
+WAIT_ERROR_JOB_CREATE_FAILED = "JobCreateFailed"
+WAIT_ERROR_JOB_UPLOAD_FAILED = "JobUploadFailed"
+WAIT_ERROR_NOT_FOUND = "JobNotFound"  # the job (step, task) does not exist, or the function may not read it
+WAIT_ERROR_TIMED_OUT = "WaitTimedOut"  # the wait outlived its timeout (States.Timeout / HeartbeatTimeout)
+#: (scope, run status) -> error name.
+WAIT_RUN_ERRORS = {
+    ("job", "FAILED"): WAIT_ERROR_JOB_FAILED, ("job", "CANCELED"): WAIT_ERROR_JOB_CANCELED,
+    ("step", "FAILED"): WAIT_ERROR_STEP_FAILED, ("step", "CANCELED"): WAIT_ERROR_STEP_CANCELED,
+    ("task", "FAILED"): WAIT_ERROR_TASK_FAILED, ("task", "CANCELED"): WAIT_ERROR_TASK_CANCELED,
+}
+#: lifecycle status -> error name.
+WAIT_LIFECYCLE_ERRORS = {"CREATE_FAILED": WAIT_ERROR_JOB_CREATE_FAILED, "UPLOAD_FAILED": WAIT_ERROR_JOB_UPLOAD_FAILED}
+WAIT_ERROR_NAMES: Tuple[str, ...] = (
+    WAIT_ERROR_JOB_FAILED, WAIT_ERROR_JOB_CANCELED, WAIT_ERROR_STEP_FAILED, WAIT_ERROR_STEP_CANCELED,
+    WAIT_ERROR_TASK_FAILED, WAIT_ERROR_TASK_CANCELED, WAIT_ERROR_JOB_CREATE_FAILED, WAIT_ERROR_JOB_UPLOAD_FAILED,
+    WAIT_ERROR_NOT_FOUND, WAIT_ERROR_TIMED_OUT,
+)
+#: Step Functions' answers to a token that is no longer waiting (late or duplicate resumption): recorded
+#: and ignored (botocore model, stepfunctions SendTaskSuccess/SendTaskFailure errors).
+TASK_TOKEN_GONE_ERRORS: Tuple[str, ...] = ("TaskDoesNotExist", "InvalidToken", "TaskTimedOut")
+
+#: Waiter table: key (``jobId``, ``waiterKey``), TTL ``expiresAt``. ``waiterKey`` is
+#: ``job#`` / ``step#<stepId>#`` / ``task#<stepId>#<taskId>#``, then a hash of the task token, so the
+#: waiters an event resumes are one Query on the job with a key prefix.
+WAITER_PARTITION_KEY = "jobId"
+WAITER_SORT_KEY = "waiterKey"
+ENV_WAITER_TABLE_NAME = "WAITER_TABLE_NAME"
+#: How long a waiter item lives (hours): the WaitForJob timeout, after which Step Functions has given up.
+ENV_WAITER_TTL_HOURS = "WAITER_TTL_HOURS"
+#: WaitForJob's output/input limits (botocore model, stepfunctions SendTaskSuccess ``output`` max 262144,
+#: SendTaskFailure ``error`` max 256 and ``cause`` max 32768).
+SFN_OUTPUT_MAX = 262144
+SFN_ERROR_MAX = 256
+SFN_CAUSE_MAX = 32768

@@ -116,6 +116,10 @@ class Metric:
     ITEM_FAILURES = "BatchItemFailures"
     SUSPECT_WORKERS = "SuspectWorkersPublished"
     JOB_LIFECYCLE_PUBLISHED = "JobLifecycleMessagesPublished"
+    WAITERS_REGISTERED = "WaitersRegistered"
+    WAITERS_RESUMED = "WaitersResumed"
+    WAITERS_RESUMED_BY_SWEEP = "WaitersResumedBySweep"
+    WAITER_TOKENS_GONE = "WaiterTokensGone"
 
 
 def count(name: str, value: int = 1) -> None:

@@ -116,6 +116,30 @@ class EnricherPort(Protocol):
     def root_cause_record(self, session_id: Optional[str]) -> Optional[Record]: ...
 
 
+class WaiterPort(Protocol):
+    """The waiter table: open waiters of WaitForJob, by job (adapters/waiters.py)."""
+
+    def add(self, waiter: Mapping[str, Any], *, expires_at: int) -> str: ...
+    def of_job(self, job_id: str, prefix: str) -> List[Dict[str, Any]]: ...
+    def open_waiters(self, limit: int = ...) -> Iterable[Dict[str, Any]]: ...
+    def remove(self, job_id: str, key: str) -> None: ...
+
+
+class TaskTokenPort(Protocol):
+    """Step Functions' callbacks: None when sent, else the code of a token that no longer waits."""
+
+    def succeed(self, token: str, output: str) -> Optional[str]: ...
+    def fail(self, token: str, error: str, cause: str) -> Optional[str]: ...
+    def heartbeat(self, token: str) -> Optional[str]: ...
+
+
+class JobPartsPort(Protocol):
+    """GetStep / GetTask, for a wait on part of a job."""
+
+    def get_step(self, farm_id: str, queue_id: str, job_id: str, step_id: str) -> Answer: ...
+    def get_task(self, farm_id: str, queue_id: str, job_id: str, step_id: str, task_id: str) -> Answer: ...
+
+
 @dataclass
 class Ports:
     deadline: DeadlinePort
@@ -124,3 +148,6 @@ class Ports:
     enricher: Optional[EnricherPort] = None
     ledger: Optional[LedgerPort] = None  # digest windows and job-level messages
     flush_queue: Optional[FlushQueuePort] = None  # delayed digest flushes (digest mode)
+    waiters: Optional[WaiterPort] = None  # WaitForJob's waiters (with task_tokens and job_parts)
+    task_tokens: Optional[TaskTokenPort] = None
+    job_parts: Optional[JobPartsPort] = None

@@ -336,6 +336,15 @@ def evaluate(result: "DemoResult") -> List[Check]:
         detail += f"; {'; '.join(problems)}" if problems else ""
         add(Check(f"WaitForSessionAction on {run.label}", not problems, detail))
 
+    # Pipelines: SubmitAndWait -> WaitForJob (startExecution.sync:2), resumed by an event, the sweep, at once.
+    for run in result.pipelines:
+        child = run.wait_for_job or {}
+        detail = (f"pipeline {run.status}" + (f" {run.error}" if run.error else "")
+                  + f"; WaitForJob {child.get('status')}" + (f" {child.get('error')}" if child.get("error") else "")
+                  + f"; resumed by {run.resumed_by}" + (f"; {run.problem}" if run.problem else ""))
+        add(Check(f"pipeline '{run.label}' ({run.story}) ended {run.expected_status}"
+                  + (f" caught as {run.expected_error}" if run.expected_error else ""), run.ok, detail))
+
     _channel_checks(result, add)
 
     # Dead letters.

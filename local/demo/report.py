@@ -510,6 +510,7 @@ def as_json(result: DemoResult) -> Dict[str, Any]:
              "error": r.error, "cause": r.cause, "problem": r.problem, "states": r.states}
             for r in result.state_machine_runs
         ],
+        "pipelines": [r.as_dict() for r in result.pipelines],
         "deadLetters": result.dead_letters,
         "deadLetterQueues": {name: len(messages) for name, messages in result.dead_letter_queues.items()},
         "digestLedger": result.digest_ledger,

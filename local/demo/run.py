@@ -43,6 +43,8 @@ from local.moto_stack.eventbridge import AsyncInvokeConfig
 from local.moto_stack.observe import ChannelMessage, Notification
 from local.moto_stack.stepfunctions import StateMachineRun
 
+from .pipelines import PipelineRun, Pipelines
+
 from .checks import Check, evaluate
 from .scenario import Listener, Player, PlayLog, Scenario, demo_clock, load_scenario
 
@@ -71,8 +73,9 @@ def events_queue_arn(account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGIO
 
 
 def channel_context(account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> Dict[str, str]:
-    """The ``-c`` context that turns on the demo's events queue (the other channels need no key)."""
-    return {"sessionWatch:eventQueueArns": events_queue_arn(account, region)}
+    """The ``-c`` context the demo needs beyond the stack's defaults: the events queue (the other channels
+    need no key) and the SubmitAndWait pipeline its pipelines phase runs."""
+    return {"sessionWatch:eventQueueArns": events_queue_arn(account, region), "sessionWatch:submitAndWait": "true"}
 
 
 @dataclass
@@ -136,6 +139,8 @@ class DemoResult:
     events_rule: Optional[str] = None
     #: the scenario's session names -> the worker each ran on (suspect workers are named by worker)
     workers: Dict[str, str] = field(default_factory=dict)
+    #: SubmitAndWait pipelines waiting on jobs with WaitForJob (scenarios with "pipelines": true)
+    pipelines: List[PipelineRun] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -527,6 +532,13 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
         dead_letters = observer.dead_letters()
         by_queue = observer.dead_letters_by_queue()
         throttled = sum(n for (op, code), n in standin.faults.injected.items() if code == "ThrottlingException")
+        # What the scenario did, read before the pipelines add their own jobs' records, messages and batches.
+        digest_ledger = observer.digest_items()
+        invocations = len(runtime.invocations)
+        batches = list(sources.batches)
+        event_source_stats = sources.stats()
+        standin_calls = dict(standin.calls)
+        pipelines = _run_pipelines(scenario, moto, runtime, farm, bus, deployed, progress, timings)
         job = player.job
         jobs = {job.job_id: farm.describe_job(job.farm_id, job.queue_id, job.job_id)}
         result = DemoResult(
@@ -553,28 +565,44 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
             state_machine_runs=runs,
             dead_letters=dead_letters,
             throttled=throttled,
-            standin_calls=dict(standin.calls),
-            invocations=len(runtime.invocations),
+            standin_calls=standin_calls,
+            invocations=invocations,
             mode=mode,
             delivery=delivery,
             digest_window=window,
             notify_statuses=[x.strip() for x in (env.get("NOTIFY_STATUSES") or "").split(",") if x.strip()],
-            batches=list(sources.batches),
-            event_sources=sources.stats(),
+            batches=batches,
+            event_sources=event_source_stats,
             deviations=deviations,
             dead_letter_queues=by_queue,
-            digest_ledger=observer.digest_items(),
+            digest_ledger=digest_ledger,
             jobs=jobs,
             timings=timings,
             channels={k: list(v) for k, v in observer.channels.items()},
             events_rule=events_rule,
             workers={name: farm.session(session_id).worker_id for name, session_id in player.sessions.items()},
+            pipelines=pipelines,
         )
         result.checks = evaluate(result)
         timings["total"] = time.monotonic() - started
         if on_ready is not None:
             on_ready(result)
     return result
+
+
+def _run_pipelines(scenario: Scenario, moto: MotoServer, runtime: FunctionRuntime, farm: RenderFarm, bus: EventBus,
+                   deployed: DeployedStack, progress: Progress, timings: Dict[str, float]) -> List[PipelineRun]:
+    """SubmitAndWait pipelines on four more jobs of the farm, after the scenario's own results were read (so
+    their records and messages are not counted with the scenario's). See ``local/demo/pipelines.py``."""
+    if not scenario.pipelines:
+        return []
+    progress.info("pipelines: SubmitAndWait (its CreateJob step replaced: moto cannot call Deadline Cloud) runs "
+                  "WaitForJob with startExecution.sync:2 in moto's interpreter, for four more jobs")
+    t0 = time.monotonic()
+    runs = Pipelines(moto=moto, runtime=runtime, farm=farm, bus=bus, outputs=deployed.outputs,
+                     say=progress.info).run()
+    timings["pipelines"] = time.monotonic() - t0
+    return runs
 
 
 def _moto_version() -> str:

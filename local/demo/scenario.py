@@ -99,7 +99,7 @@ OP_KEYS = {
     "redeliver": {"action", "runStatus"},
     "throttle": {"rate", "operation", "burst"},
 }
-SCENARIO_KEYS = {"name", "description", "seed", "job", "timeline", "stateMachine", "expect"}
+SCENARIO_KEYS = {"name", "description", "seed", "job", "timeline", "stateMachine", "expect", "pipelines"}
 JOB_KEYS = {"name", "step", "frames", "priority", "parameters", "environment", "queue", "farm", "fleet",
             "maxRetriesPerTask"}
 #: The ``expect`` block (local/demo/checks.py reads it), with the keys of its nested objects.
@@ -157,6 +157,8 @@ class Scenario:
     timeline: List[Dict[str, Any]]
     state_machine: List[Dict[str, Any]]
     expect: Dict[str, Any]
+    #: run the SubmitAndWait/WaitForJob pipelines after the scenario (local/demo/pipelines.py)
+    pipelines: bool = False
 
     @property
     def frames(self) -> List[int]:
@@ -284,7 +286,14 @@ def load_scenario(path: Any) -> Scenario:
         timeline=data["timeline"],
         state_machine=data.get("stateMachine", []),
         expect=data["expect"],
+        pipelines=_pipelines(path, data.get("pipelines", False)),
     )
+
+
+def _pipelines(path: Path, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{path}: pipelines: must be true or false")
+    return value
 
 
 def _check_expect(path: Path, expect: Dict[str, Any]) -> None:

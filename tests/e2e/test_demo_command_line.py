@@ -64,8 +64,9 @@ def test_broken_json_names_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"expected": {}}, "scenario.json: unknown key 'expected' (allowed: description, expect, job, name, seed, "
-                       "stateMachine, timeline)"),
+    ({"expected": {}}, "scenario.json: unknown key 'expected' (allowed: description, expect, job, name, pipelines, "
+                       "seed, stateMachine, timeline)"),
+    ({"pipelines": "yes"}, "scenario.json: pipelines: must be true or false"),
     ({"job.frame": "1-2"}, "scenario.json: job: unknown key 'frame' (allowed: environment, farm, fleet, frames, "),
     ({"timeline.1.exitcode": 3}, "scenario.json: timeline[1] (enter): unknown key 'exitcode' (allowed: exitCode, "),
     ({"expect.row": {}}, "scenario.json: expect: unknown key 'row' (allowed: "),

@@ -78,9 +78,11 @@ def granted(statements: List[Dict[str, Any]]) -> Dict[str, List[str]]:
     return {action: sorted(resources_) for action, resources_ in out.items()}
 
 
-def state_machine_definition(template: Dict[str, Any], substitutions: Dict[str, str] | None = None) -> Dict[str, Any]:
-    """The state machine's ASL; tokens become ``<...>`` unless ``substitutions`` maps their rendering."""
-    _, machine = one(template, "AWS::StepFunctions::StateMachine")
+def state_machine_definition(template: Dict[str, Any], substitutions: Dict[str, str] | None = None,
+                             prefix: str = "WaitForSessionAction") -> Dict[str, Any]:
+    """A state machine's ASL (WaitForSessionAction's unless ``prefix`` names another); tokens become
+    ``<...>`` unless ``substitutions`` maps their rendering."""
+    _, machine = one(template, "AWS::StepFunctions::StateMachine", prefix)
     definition = machine["Properties"]["DefinitionString"]
     if isinstance(definition, str):
         text = definition

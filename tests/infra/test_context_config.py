@@ -32,6 +32,10 @@ def test_defaults():
     assert (cfg.event_delivery, cfg.batch_size, cfg.batch_window_seconds, cfg.max_concurrency) == ("queue", 100, 5, 2)
     assert cfg.enrichment_calls_per_job_window == 1
     assert cfg.alarm_event_queue_age_seconds == 600
+    assert (cfg.wait_for_job_state_machine_name, cfg.wait_for_job_timeout_hours, cfg.waiter_sweep_minutes,
+            cfg.submit_and_wait) == ("WaitForJob", 24, 5, False)
+    assert config(submitAndWait="true").submit_and_wait is True  # -c passes a string
+
 
 
 def test_command_line_strings_are_parsed():
@@ -133,6 +137,12 @@ def test_reserved_concurrency_must_hold_both_event_sources():
         ("maxConcurrency", 1, "must be between 2 and 1000"),
         ("maxConcurrency", 1001, "must be between 2 and 1000"),
         ("enrichmentCallsPerJobWindow", 0, "must be between 1 and 100"),
+        ("waitForJobTimeoutHours", 0, "must be between 1 and 8760"),
+        ("waitForJobTimeoutHours", "a day", "must be a whole number"),
+        ("waiterSweepMinutes", 61, "must be between 1 and 60"),
+        ("submitAndWait", "yes", "must be true or false"),
+        ("waitForJobStateMachineName", "has spaces", "must be 1-80 letters"),
+        ("waitForJobStateMachineName", "WaitForSessionAction", "must differ from sessionWatch:stateMachineName"),
         ("enrichmentCallsPerJobWindow", 101, "must be between 1 and 100"),
         ("alarmEventQueueAgeSeconds", 59, "must be between 60 and 86400"),
         ("suspectWorkerFailures", 0, "must be between 1 and 1000"),

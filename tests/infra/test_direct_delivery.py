@@ -14,15 +14,15 @@ def test_the_rules_target_the_function_with_retries_and_the_dlq(direct_template)
     fn_id = logical_id(direct_template, "AWS::Lambda::Function", "SessionWatchFunction")
     dlq_id = logical_id(direct_template, "AWS::SQS::Queue", "SessionWatchDeadLetterQueue")
     rule_ids = [logical_id(direct_template, "AWS::Events::Rule", name)
-                for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule",
-                             "JobLifecycleEventsRule")]
+                for name in ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule", "JobLifecycleEventsRule")]
+    sweep_id = logical_id(direct_template, "AWS::Events::Rule", "WaitForJobSweepRule")
     for rule_id in rule_ids:
         [target] = direct_template["Resources"][rule_id]["Properties"]["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [fn_id, "Arn"]}
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 4 * 3600}
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
     permissions = [p["Properties"] for p in resources(direct_template, "AWS::Lambda::Permission").values()]
-    assert sorted(render(p["SourceArn"]) for p in permissions) == sorted(f"<{r}.Arn>" for r in rule_ids)
+    assert sorted(render(p["SourceArn"]) for p in permissions) == sorted(f"<{r}.Arn>" for r in rule_ids + [sweep_id])
     for permission in permissions:
         assert permission["Principal"] == "events.amazonaws.com"
         assert permission["Action"] == "lambda:InvokeFunction"

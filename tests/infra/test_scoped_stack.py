@@ -20,12 +20,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_deadline_reads_are_scoped_to_the_configured_queues(scoped_template):
-    [statement] = [s for s in role_statements(scoped_template, "SessionWatchRole")
-                   if any(a.startswith("deadline:") for a in as_list(s["Action"]))]
+    statements = [s for s in role_statements(scoped_template, "SessionWatchRole")
+                  if any(a.startswith("deadline:") for a in as_list(s["Action"]))]
+    assert len(statements) == 2  # the function's reads, and WaitForJob's reads of steps and tasks
     base = f"arn:aws:deadline:{REGION}:{ACCOUNT}:farm/{FARM}/queue"
-    assert sorted(render(r) for r in as_list(statement["Resource"])) == sorted([
-        f"{base}/{QUEUE_A}", f"{base}/{QUEUE_A}/*", f"{base}/{QUEUE_B}", f"{base}/{QUEUE_B}/*",
-    ])
+    for statement in statements:
+        assert sorted(render(r) for r in as_list(statement["Resource"])) == sorted([
+            f"{base}/{QUEUE_A}", f"{base}/{QUEUE_A}/*", f"{base}/{QUEUE_B}", f"{base}/{QUEUE_B}/*",
+        ])
 
 
 def test_rules_filter_on_configured_statuses_farms_and_queues(scoped_template):
@@ -76,7 +78,7 @@ def test_overrides_reach_function_state_machine_alarms_and_removal_policy(scoped
                 if a["Properties"].get("MetricName") == "Errors"]
     assert errors["Threshold"] == 3
     tables = resources(scoped_template, "AWS::DynamoDB::GlobalTable")
-    assert len(tables) == 2  # history and digest ledger
+    assert len(tables) == 3  # history, digest ledger and WaitForJob's waiters
     for table in tables.values():
         assert table["DeletionPolicy"] == "Delete"
         assert table["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is False

@@ -23,6 +23,10 @@ pytestmark = pytest.mark.slow
 TERMINAL_STATUSES = "SUCCEEDED,FAILED,INTERRUPTED,CANCELED,NEVER_ATTEMPTED,RECLAIMED"
 
 
+#: The rules of Deadline Cloud events (the sweep's rate rule, WaitForJobSweep, invokes the function directly).
+DEADLINE_RULES = ("TaskRunEventsRule", "TaskRequeueEventsRule", "JobRunEventsRule", "JobLifecycleEventsRule")
+
+
 def _id(template, type_, prefix=""):
     return one(template, type_, prefix)[0]
 
@@ -63,6 +67,9 @@ def test_function_environment_is_the_contract(template):
     _, fn = one(template, "AWS::Lambda::Function", "SessionWatchFunction")
     env = fn["Properties"]["Environment"]["Variables"]
     table_id = _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")
+    # WaitForJob's waiter table, and how long a waiter lives (the wait's timeout, 24 h, plus an hour)
+    assert env.pop("WAITER_TABLE_NAME") == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "WaitForJobWaiters")}
+    assert env.pop("WAITER_TTL_HOURS") == "25"
     topic_id = logical_id(template, "AWS::SNS::Topic", "NotificationsTopic")
     assert env == {
         "TABLE_NAME": {"Ref": table_id},
@@ -124,12 +131,13 @@ def test_job_run_rule_matches_job_run_status_changes_that_end_a_job(template):
         "detail-type": ["Job Run Status Change"],
         "detail": {"taskRunStatus": ["SUCCEEDED", "FAILED", "CANCELED"]},
     }
-    assert len(resources(template, "AWS::Events::Rule")) == len(DEADLINE_RULES)
+    assert len(resources(template, "AWS::Events::Rule")) == len(DEADLINE_RULES) + 1  # + the waiters' sweep
 
 
 def test_job_lifecycle_rule_matches_jobs_that_failed_before_they_ran(template):
     """A job that fails before it runs never reaches a run status (Deadline Cloud's EventBridge events:
-    "Job Lifecycle Status Change"): the rule forwards CREATE_FAILED and UPLOAD_FAILED only."""
+    "Job Lifecycle Status Change"): the rule forwards CREATE_FAILED and UPLOAD_FAILED only (a job-level
+    failure message, and WaitForJob's waiters resume on it)."""
     props = template["Resources"][_rule(template, "JobLifecycleEventsRule")]["Properties"]
     assert "EventBusName" not in props and props["State"] == "ENABLED"
     assert props["EventPattern"] == {
@@ -158,8 +166,9 @@ def test_the_rules_target_the_event_queue_with_retries_and_the_dlq(template):
         assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}, name
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 4 * 3600}
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
-    # Nothing invokes the function asynchronously in queue delivery: no EventBridge permission on it.
-    assert resources(template, "AWS::Lambda::Permission") == {}
+    # In queue delivery only the waiters' sweep invokes the function asynchronously.
+    [permission] = resources(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": [_rule(template, "WaitForJobSweepRule"), "Arn"]}
 
 
 def _queue_policy(template, queue_id):
@@ -379,6 +388,8 @@ def test_function_role_has_exactly_the_statements_it_needs(template):
     deadline = ["arn:<AWS::Partition>:deadline:<AWS::Region>:<AWS::AccountId>:farm/*"]
     history = sorted([f"<{table_id}.Arn>", f"<{table_id}.Arn>/index/byQueueOutcome"])
     digest_ledger = [f"<{digest_table_id}.Arn>"]
+    waiters = [f"<{_id(template, 'AWS::DynamoDB::GlobalTable', 'WaitForJobWaiters')}.Arn>"]
+    wait_for_job = [f"<{_id(template, 'AWS::StepFunctions::StateMachine', 'WaitForJobStateMachine')}>"]
     consumed = sorted([f"<{events_id}.Arn>", f"<{digests_id}.Arn>"])
     assert granted(role_statements(template, "SessionWatchRole")) == {
         # BatchGetSessionAction / BatchGetTask / BatchGetJob / BatchGetSession authorize as these Get* actions.
@@ -387,11 +398,19 @@ def test_function_role_has_exactly_the_statements_it_needs(template):
         "deadline:ListSessionActions": deadline,
         "deadline:GetJob": deadline,
         "deadline:GetSession": deadline,
+        "deadline:GetStep": deadline,  # a WaitForJob on one step
         "dynamodb:GetItem": sorted(history + digest_ledger),
         "dynamodb:UpdateItem": sorted(history + digest_ledger),
-        "dynamodb:DeleteItem": digest_ledger,
-        # The ledger: one job's items (its digest windows and suspect workers) for the job-level message.
-        "dynamodb:Query": sorted(history + [f"<{table_id}.Arn>/index/byDigestWindow"] + digest_ledger),
+        "dynamodb:DeleteItem": sorted(digest_ledger + waiters),
+        # The ledger: one job's items (its digest windows and suspect workers) for the job-level message;
+        # the waiter table: a job's waiters.
+        "dynamodb:Query": sorted(history + [f"<{table_id}.Arn>/index/byDigestWindow"] + digest_ledger + waiters),
+        "dynamodb:PutItem": waiters,
+        "dynamodb:Scan": waiters,  # the sweep: the waiter table holds open waiters only
+        # Resuming WaitForJob's executions: exactly that state machine, nothing broader.
+        "states:SendTaskSuccess": wait_for_job,
+        "states:SendTaskFailure": wait_for_job,
+        "states:SendTaskHeartbeat": wait_for_job,
         # Exactly the three audience topics (machines, email, chat); also authorizes PublishBatch.
         "sns:Publish": sorted([f"<{topic_id}>", f"<{email_topic_id}>", f"<{chat_topic_id}>"]),
         # The default bus, only for events whose source is session-watch (condition: test_channels.py).
@@ -446,7 +465,7 @@ def test_state_machine_role_may_invoke_only_the_function(template):
 
 
 def test_state_machine_logs_all_traces_and_times_out(template):
-    _, machine = one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one(template, "AWS::StepFunctions::StateMachine", "WaitForSessionAction")
     props = machine["Properties"]
     assert props["StateMachineName"] == "WaitForSessionAction"
     assert props["StateMachineType"] == "STANDARD"
@@ -475,7 +494,8 @@ def test_state_machine_invokes_the_function_with_only_the_four_ids_and_retries_t
     assert read["Next"] == "CheckOutcome"
     function_errors, lambda_errors = read["Retry"]
     assert function_errors["ErrorEquals"] == ["DeadlineThrottled", "DeadlineUnavailable", "RecordStoreError",
-                                              "NotificationError", "NotificationPending", "DigestScheduleError"]
+                                              "NotificationError", "NotificationPending", "DigestScheduleError",
+                                              "WaiterResumeError"]
     assert lambda_errors["ErrorEquals"] == ["Lambda.ServiceException", "Lambda.AWSLambdaException",
                                             "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
     for retry in read["Retry"]:
@@ -519,7 +539,7 @@ def test_state_machine_choice_waits_while_not_terminal_then_succeeds_or_fails(te
 def test_alarms_watch_errors_throttles_dlqs_backlog_and_state_machine_and_notify_operations(template):
     ops_topic = {"Ref": _id(template, "AWS::SNS::Topic", "MonitoringOperationsTopic")}
     fn = {"Ref": _id(template, "AWS::Lambda::Function", "SessionWatchFunction")}
-    machine = {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
+    machine = {"Ref": _id(template, "AWS::StepFunctions::StateMachine", "WaitForSessionAction")}
 
     def queue_name(name):
         return {"Fn::GetAtt": [_queue(template, name), "QueueName"]}
@@ -615,7 +635,7 @@ def test_outputs_name_the_tables_topic_state_machine_and_queues(template):
     outputs = template["Outputs"]
     assert outputs["TableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "HistoryTable")}
     assert outputs["TopicArn"]["Value"] == {"Ref": logical_id(template, "AWS::SNS::Topic", "NotificationsTopic")}
-    assert outputs["StateMachineArn"]["Value"] == {"Ref": _id(template, "AWS::StepFunctions::StateMachine")}
+    assert outputs["StateMachineArn"]["Value"] == {"Ref": _id(template, "AWS::StepFunctions::StateMachine", "WaitForSessionAction")}
     assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "SessionWatchDeadLetterQueue")}
     assert outputs["EventQueueUrl"]["Value"] == {"Ref": _queue(template, "EventsQueue")}
     assert outputs["EventDeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "EventsQueueDeadLetterQueue")}
@@ -623,3 +643,28 @@ def test_outputs_name_the_tables_topic_state_machine_and_queues(template):
     assert outputs["DigestQueueUrl"]["Value"] == {"Ref": _queue(template, "DigestsQueue")}
     assert outputs["DigestDeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "DigestsQueueDeadLetterQueue")}
     assert {"FunctionName", "OperationsTopicArn"} <= set(outputs)
+    assert outputs["WaitForJobStateMachineArn"]["Value"] == {
+        "Ref": _id(template, "AWS::StepFunctions::StateMachine", "WaitForJobStateMachine")}
+    assert outputs["WaiterTableName"]["Value"] == {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "WaitForJobWaiters")}
+    assert "SubmitAndWaitStateMachineArn" not in outputs  # optional: sessionWatch:submitAndWait
+
+
+def test_wait_for_job_registers_with_a_task_token_and_times_out_as_wait_timed_out(template):
+    definition = state_machine_definition(template, prefix="WaitForJobStateMachine")
+    register = definition["States"]["RegisterWaiter"]
+    assert register["Resource"] == "arn:<AWS::Partition>:states:::lambda:invoke.waitForTaskToken"
+    assert register["Parameters"]["Payload"]["waitForJob"]["taskToken.$"] == "$$.Task.Token"
+    assert register["TimeoutSeconds"] == 24 * 3600  # sessionWatch:waitForJobTimeoutHours
+    assert register["HeartbeatSeconds"] == 4 * 5 * 60  # four sweeps (sessionWatch:waiterSweepMinutes)
+    [catch] = register["Catch"]
+    assert catch["ErrorEquals"] == ["States.Timeout", "States.HeartbeatTimeout"]
+    assert definition["States"][catch["Next"]] == {
+        "Type": "Fail", "Error": "WaitTimedOut", "Cause": definition["States"][catch["Next"]]["Cause"]}
+    sweep = template["Resources"][_rule(template, "WaitForJobSweepRule")]["Properties"]
+    assert sweep["ScheduleExpression"] == "rate(5 minutes)"
+    [target] = sweep["Targets"]
+    assert json.loads(target["Input"]) == {"sweepWaiters": {}}
+    assert target["Arn"] == {"Fn::GetAtt": [_id(template, "AWS::Lambda::Function", "SessionWatchFunction"), "Arn"]}
+    _, table = one(template, "AWS::DynamoDB::GlobalTable", "WaitForJobWaiters")
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert [k["AttributeName"] for k in table["Properties"]["KeySchema"]] == ["jobId", "waiterKey"]

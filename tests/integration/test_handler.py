@@ -303,7 +303,7 @@ def test_recent_failures_of_a_queue_are_one_index_query(farm, invoke, local_aws)
          InvalidEventError, "detail.farmId"),
         ({"detail-type": "Job Run Status Change", "source": "aws.deadline", "detail": {}},
          InvalidEventError, "detail.farmId"),
-        ({"detail-type": "Step Run Status Change", "source": "aws.deadline", "detail": {}},
+        ({"detail-type": "Step Lifecycle Status Change", "source": "aws.deadline", "detail": {}},
          UnsupportedEventError, "detail-type"),
         ([1, 2], InvalidEventError, "event"),
     ],

@@ -94,11 +94,11 @@ def test_task_event_bad_run_status():
 
 def test_other_deadline_events_are_unsupported_by_name():
     event = job_event()
-    event["detail-type"] = "Step Run Status Change"
+    event["detail-type"] = "Step Lifecycle Status Change"
     event["detail"]["stepId"] = "step-" + "5" * 32
     with pytest.raises(UnsupportedEventError) as raised:
         parse_invocation(event)
-    assert raised.value.field == "detail-type" and "Step Run Status Change" in str(raised.value)
+    assert raised.value.field == "detail-type" and "Step Lifecycle Status Change" in str(raised.value)
 
 
 # --- Job Run Status Change ---------------------------------------------------------------------------

@@ -7,7 +7,10 @@ Five inputs are accepted:
 4. a direct or Step Functions invocation ``{farmId, queueId, jobId, sessionActionId}`` -> ``SessionActionRef``
 5. a delayed digest flush ``{"digestFlush": {farmId, queueId, jobId, windowStart}}`` -> ``DigestFlush``
 6. Deadline Cloud's EventBridge event ``Job Lifecycle Status Change`` (source ``aws.deadline``) ->
-   ``JobLifecycleChange`` (the use case notifies on CREATE_FAILED and UPLOAD_FAILED only)
+   ``JobLifecycleChange`` (notified on CREATE_FAILED and UPLOAD_FAILED; it also resumes waiters)
+7. WaitForJob's registration ``{"waitForJob": {farmId, queueId, jobId, stepId?, taskId?, taskToken}}`` -> ``WaitForJob``
+8. the waiters' sweep ``{"sweepWaiters": {}}`` -> ``SweepWaiters``
+9. Deadline Cloud's ``Step Run Status Change`` -> ``StepRunChange`` (resumes waiters)
 
 Through SQS, each message body is one of these as JSON: ``is_sqs_batch`` recognises an SQS batch and
 ``parse_sqs_body`` parses one body.
@@ -100,9 +103,30 @@ class DigestFlush:
 
 
 @dataclass(frozen=True)
+class WaitForJob:
+    """Register a waiter: resume ``task_token`` when the job (or its step, or its task) ends."""
+
+    farm_id: str
+    queue_id: str
+    job_id: str
+    step_id: Optional[str]
+    task_id: Optional[str]
+    task_token: str = field(repr=False)  # a credential of the execution: never printed
+    execution_arn: Optional[str] = None
+
+    @property
+    def scope(self) -> str:
+        return "task" if self.task_id else "step" if self.step_id else "job"
+
+
+@dataclass(frozen=True)
+class SweepWaiters:
+    """Re-check every open waiter against Deadline Cloud (the safety net for lost events)."""
+
+
+@dataclass(frozen=True)
 class JobLifecycleChange:
-    """Deadline Cloud's ``Job Lifecycle Status Change``: the job's lifecycle status (CREATE_FAILED and
-    UPLOAD_FAILED: the job failed before it ran and never reaches a run status)."""
+    """Deadline Cloud's ``Job Lifecycle Status Change`` (CREATE_FAILED, UPLOAD_FAILED end a job that never ran)."""
 
     farm_id: str
     queue_id: str
@@ -112,7 +136,23 @@ class JobLifecycleChange:
     event_id: Optional[str] = None
 
 
-Request = Union[SessionActionRef, TaskRunChange, JobRunChange, DigestFlush, JobLifecycleChange]
+@dataclass(frozen=True)
+class StepRunChange:
+    """Deadline Cloud's ``Step Run Status Change``: a step's roll-up task run status."""
+
+    farm_id: str
+    queue_id: str
+    job_id: str
+    step_id: str
+    task_run_status: str
+    event_id: Optional[str] = None
+
+
+Request = Union[SessionActionRef, TaskRunChange, JobRunChange, DigestFlush, WaitForJob, SweepWaiters,
+                JobLifecycleChange, StepRunChange]
+#: Longest task token Step Functions issues (botocore model, stepfunctions ``TaskToken``: 1-2048).
+MAX_TASK_TOKEN = 2048
+_EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[A-Za-z0-9_:.-]{1,400}$")
 
 
 def parse_invocation(event: Any) -> Request:
@@ -122,6 +162,12 @@ def parse_invocation(event: Any) -> Request:
 
     if DIGEST_FLUSH in event:
         return _digest_flush(event[DIGEST_FLUSH])
+    if names.WAIT_FOR_JOB in event:
+        return _wait_for_job(event[names.WAIT_FOR_JOB])
+    if names.SWEEP_WAITERS in event:
+        if not isinstance(event[names.SWEEP_WAITERS], Mapping):
+            raise InvalidEventError(names.SWEEP_WAITERS, "is not an object")
+        return SweepWaiters()
     if "detail-type" in event or "detail" in event:
         return _parse_eventbridge(event)
     if any(key in event for key in ("farmId", "queueId", "jobId", "sessionActionId")):
@@ -199,25 +245,56 @@ def _parse_eventbridge(event: Mapping[str, Any]) -> Request:
             task_run_status_counts=_status_counts(detail, "taskRunStatusCounts"),
             event_id=event_id if isinstance(event_id, str) else None,
         )
-    if source == DEADLINE_SOURCE and detail_type == JOB_LIFECYCLE_STATUS_CHANGE:
-        event_id = event.get("id")
-        farm_id = _id(detail, "farmId", "detail.")
-        queue_id = _id(detail, "queueId", "detail.")
-        job_id = _id(detail, "jobId", "detail.")
-        status = _run_status(detail, "lifecycleStatus", "a job lifecycle status")
-        if status is None:
-            raise InvalidEventError("detail.lifecycleStatus", "is missing")
-        return JobLifecycleChange(
-            farm_id=farm_id, queue_id=queue_id, job_id=job_id, lifecycle_status=status,
-            previous_lifecycle_status=_run_status(detail, "previousLifecycleStatus", "a job lifecycle status"),
-            event_id=event_id if isinstance(event_id, str) else None,
-        )
+    if source == DEADLINE_SOURCE and detail_type in (names.JOB_LIFECYCLE_STATUS_CHANGE, names.STEP_RUN_STATUS_CHANGE):
+        return _waiter_event(event, detail, detail_type)
     raise UnsupportedEventError(
         "detail-type",
         f"{_show(detail_type)} from source {_show(source)} is not handled; expected "
-        f"'{TASK_RUN_STATUS_CHANGE}', '{JOB_RUN_STATUS_CHANGE}' or '{JOB_LIFECYCLE_STATUS_CHANGE}' from "
-        f"'{DEADLINE_SOURCE}' "
+        f"'{TASK_RUN_STATUS_CHANGE}', '{JOB_RUN_STATUS_CHANGE}', '{names.JOB_LIFECYCLE_STATUS_CHANGE}' or "
+        f"'{names.STEP_RUN_STATUS_CHANGE}' from '{DEADLINE_SOURCE}' "
         "or a detail with a sessionActionId",
+    )
+
+
+def _waiter_event(event: Mapping[str, Any], detail: Mapping[str, Any], detail_type: str) -> Request:
+    """``Job Lifecycle Status Change`` (a job-level notification on CREATE_FAILED/UPLOAD_FAILED, and waiters)
+    and ``Step Run Status Change`` (waiters only)."""
+    event_id = event.get("id")
+    event_id = event_id if isinstance(event_id, str) else None
+    farm_id = _id(detail, "farmId", "detail.")
+    queue_id = _id(detail, "queueId", "detail.")
+    job_id = _id(detail, "jobId", "detail.")
+    if detail_type == names.JOB_LIFECYCLE_STATUS_CHANGE:
+        status = _run_status(detail, "lifecycleStatus", "a job lifecycle status")
+        if status is None:
+            raise InvalidEventError("detail.lifecycleStatus", "is missing")
+        return JobLifecycleChange(farm_id, queue_id, job_id, status,
+                                  _run_status(detail, "previousLifecycleStatus", "a job lifecycle status"),
+                                  event_id)
+    status = _run_status(detail, "taskRunStatus")
+    if status is None:
+        raise InvalidEventError("detail.taskRunStatus", "is missing")
+    return StepRunChange(farm_id, queue_id, job_id, _id(detail, "stepId", "detail."), status, event_id)
+
+
+def _wait_for_job(spec: Any) -> WaitForJob:
+    if not isinstance(spec, Mapping):
+        raise InvalidEventError(names.WAIT_FOR_JOB, "is not an object")
+    prefix = names.WAIT_FOR_JOB + "."
+    step_id = _id(spec, "stepId", prefix) if spec.get("stepId") is not None else None
+    task_id = _id(spec, "taskId", prefix) if spec.get("taskId") is not None else None
+    if task_id and not step_id:
+        raise InvalidEventError(prefix + "stepId", "is missing; a taskId needs its stepId")
+    token = spec.get("taskToken")
+    if not isinstance(token, str) or not 1 <= len(token) <= MAX_TASK_TOKEN:
+        raise InvalidEventError(prefix + "taskToken",
+                                f"expected the execution's task token (a string of 1-{MAX_TASK_TOKEN} characters)")
+    execution = spec.get("executionArn")
+    if execution is not None and not (isinstance(execution, str) and _EXECUTION_ARN.match(execution)):
+        raise InvalidEventError(prefix + "executionArn", f"{_show(execution)} is not an execution ARN")
+    return WaitForJob(
+        farm_id=_id(spec, "farmId", prefix), queue_id=_id(spec, "queueId", prefix), job_id=_id(spec, "jobId", prefix),
+        step_id=step_id, task_id=task_id, task_token=token, execution_arn=execution,
     )
 
 

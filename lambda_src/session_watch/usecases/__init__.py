@@ -13,8 +13,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..config import Settings
 from ..domain.record import Record
-from ..domain.requests import (DigestFlush, JobLifecycleChange, JobRunChange, Request, SessionActionRef,
-                               TaskRunChange)
+from ..domain.requests import (
+    DigestFlush,
+    JobLifecycleChange,
+    JobRunChange,
+    Request,
+    SessionActionRef,
+    StepRunChange,
+    SweepWaiters,
+    TaskRunChange,
+    WaitForJob,
+)
 from ..observability import Metric, count, logger
 from ..ports import Ports
 from .digest_window import DigestWindows
@@ -24,6 +33,7 @@ from .leases import Outbox
 from .reads import BatchReads, SingleReads
 from .session_action import SessionActions
 from .suspect_workers import SuspectWorkers
+from .waiters import Waiters
 
 Result = Union[Record, Dict[str, Any]]
 #: A batch message: its id, and its request or the error parsing it raised.
@@ -40,6 +50,7 @@ class Service:
         self.session_actions = SessionActions(ports, settings, self.windows)
         self.job_runs = JobRuns(ports, settings, self.windows)
         self.suspects = SuspectWorkers(ports, settings)
+        self.waiters = Waiters(ports, settings)
 
     def process(self, request: Request, *, now: float, lease_seconds: float) -> Result:
         """One request (direct or Step Functions); raises the typed error of whatever failed."""
@@ -98,8 +109,19 @@ class Service:
     def _handle(self, request: Request, inv: Invocation, item_id: Optional[str] = None) -> Result:
         if isinstance(request, DigestFlush):
             return self.windows.flush(request, inv)
-        if isinstance(request, JobRunChange):
-            return self.job_runs.notify(request, inv)
+        if isinstance(request, WaitForJob):
+            return self.waiters.register(request, inv)
+        if isinstance(request, SweepWaiters):
+            return self.waiters.sweep(inv)
+        if isinstance(request, StepRunChange):
+            return self.waiters.on_event(request, inv) or {"waiters": {"jobId": request.job_id, "found": 0}}
         if isinstance(request, JobLifecycleChange):
-            return self.job_runs.notify_lifecycle(request, inv)
-        return self.session_actions.handle(request, inv, item_id)
+            lifecycle = self.job_runs.notify_lifecycle(request, inv)
+            return {**lifecycle, **(self.waiters.on_event(request, inv) or {})}
+        if isinstance(request, JobRunChange):
+            job_run = self.job_runs.notify(request, inv)
+            return {**job_run, **(self.waiters.on_event(request, inv) or {})}
+        result = self.session_actions.handle(request, inv, item_id)
+        if isinstance(request, TaskRunChange):  # a task's end may end a task waiter
+            self.waiters.on_event(request, inv)
+        return result
