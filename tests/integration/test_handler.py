@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from session_watch import handler as handler_module
 from session_watch.adapters.notifier import Notifier
 from session_watch.domain.record import RECORD_FIELDS
 from session_watch.errors import (
@@ -181,6 +182,19 @@ def test_out_of_order_read_never_regresses_a_terminal_record(farm, invoke, local
     assert local_aws.notifications() == []
 
 
+class FrozenClock:
+    """Stands in for the handler's ``time`` module: ``time()`` moves only when the test advances it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_crash_between_write_and_publish_is_repaired_by_the_retry(farm, invoke, local_aws, monkeypatch):
     ids = farm.task_action(status="FAILED", exit_code=139)
     event = farm.task_event(ids, "FAILED")
@@ -189,6 +203,10 @@ def test_crash_between_write_and_publish_is_repaired_by_the_retry(farm, invoke, 
     def crash(self, notification, channels):
         raise RuntimeError("Runtime exited: the process was killed before publishing")
 
+    # The function's clock stands still unless the test moves it: "while the crashed invocation could still
+    # be running" must not depend on how fast this machine runs the next invocation.
+    clock = FrozenClock()
+    monkeypatch.setattr(handler_module, "time", clock)
     monkeypatch.setattr(Notifier, "publish", crash)
     with pytest.raises(RuntimeError):
         invoke(event, remaining_ms=0)  # lease = remaining time + 1 s
@@ -202,7 +220,7 @@ def test_crash_between_write_and_publish_is_repaired_by_the_retry(farm, invoke, 
     assert local_aws.notifications() == []
 
     # ... the retry after its lease ran out publishes, once.
-    time.sleep(1.2)
+    clock.advance(1.2)
     assert invoke(event)["status"] == "FAILED"
     invoke(event)
     assert len(local_aws.notifications()) == 1
