@@ -1,7 +1,8 @@
 """End-to-end fixtures: the stack synthesised once per configuration and session, and demo runs against it.
 
 Three cloud assemblies, synthesised the way ``make demo`` does (``python app.py`` with the demo's context,
-``sessionWatch:digestWindowSeconds=10``), all started at once on first use (they take ~10 s each):
+``sessionWatch:digestWindowSeconds=10``), one after the other in one process on first use
+(``synth_assemblies.py``: one jsii start-up for the three):
 
 * ``each``: ``-c sessionWatch:notifyMode=each`` (events through the event queue, the default delivery);
 * ``digest``: the stack's default notification mode (digest), events through the event queue;
@@ -65,49 +66,66 @@ def pytest_collection_finish(session) -> None:
 
 
 class Assemblies:
-    """``python app.py`` once per configuration, all started together the first time one is needed."""
+    """The configurations' assemblies from one synth process (``synth_assemblies.py``: one jsii start-up for all
+    of them), started the first time one is needed; ``get`` waits for that one only."""
+
+    #: the order they are built in: ``each`` first (the CLI tests and the heaviest runs need it)
+    ORDER = ("each", "digest", "direct")
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.processes: Dict[str, Tuple[subprocess.Popen, float, Path]] = {}
+        self.process: Optional[subprocess.Popen] = None
+        self.started = 0.0
         self.ready: Dict[str, Path] = {}
         self._lock = threading.Lock()
 
-    def _start_all(self) -> None:
+    def outdir(self, name: str) -> Path:
+        return self.root / f"cdk.out-{name}"
+
+    def _start(self) -> None:
         from local.demo.run import DEMO_DIGEST_WINDOW_SECONDS, channel_context
 
-        for name, extra in CONFIGURATIONS.items():
-            outdir = self.root / f"cdk.out-{name}"
+        plan = []
+        for name in sorted(CONFIGURATIONS, key=lambda n: self.ORDER.index(n) if n in self.ORDER else len(self.ORDER)):
             # As make demo synthesises: its events queue is sessionWatch:eventQueueArns.
             context = dict({"sessionWatch:digestWindowSeconds": str(DEMO_DIGEST_WINDOW_SECONDS)},
-                           **channel_context(), **extra)
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-            env.update(CDK_OUTDIR=str(outdir), CDK_CONTEXT_JSON=json.dumps(context))
-            env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-            log = open(self.root / f"synth-{name}.log", "w")
-            process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT)
-            log.close()
-            self.processes[name] = (process, time.monotonic(), outdir)
+                           **channel_context(), **CONFIGURATIONS[name])
+            plan.append({"name": name, "outdir": str(self.outdir(name)), "context": context})
+        (self.root / "plan.json").write_text(json.dumps(plan, indent=1))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+        env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+        with open(self.root / "synth.log", "w") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "tests.e2e.synth_assemblies",
+                                             str(self.root / "plan.json")],
+                                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
 
     def get(self, name: str) -> Path:
+        from tests.e2e.synth_assemblies import ready_marker
+
         with self._lock:
             if name in self.ready:
                 return self.ready[name]
-            if not self.processes:
-                self._start_all()
-        process, started, outdir = self.processes[name]
-        returncode = process.wait(timeout=600)
-        log = (self.root / f"synth-{name}.log").read_text()
-        assert returncode == 0, f"python app.py ({name}) failed after {time.monotonic() - started:.0f}s:\n{log[-4000:]}"
-        self.ready[name] = outdir
-        return outdir
+            if self.process is None:
+                self._start()
+        assert self.process is not None
+        marker = ready_marker(self.outdir(name))
+        deadline = time.monotonic() + 900
+        while not marker.is_file():  # written once that assembly is complete
+            if self.process.poll() is not None and not marker.is_file():
+                log = (self.root / "synth.log").read_text(errors="replace")
+                pytest.fail(f"synthesising the {name} assembly failed (exit {self.process.returncode}) after "
+                            f"{time.monotonic() - self.started:.0f}s:\n{log[-4000:]}")
+            assert time.monotonic() < deadline, f"the {name} assembly was not synthesised within 900 s"
+            time.sleep(0.1)
+        with self._lock:
+            self.ready[name] = self.outdir(name)
+        return self.outdir(name)
 
     def stop(self) -> None:
-        for process, _, _ in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 @pytest.fixture(scope="session")
