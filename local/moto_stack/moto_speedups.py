@@ -20,6 +20,13 @@ anything the API answers depend on:
   -> the items the transaction names are copied once, and restored on cancellation; every other item is
   untouched by a transaction anyway. Tables with a stream keep moto's own way (stream records would differ).
 
+* DynamoDB UpdateItem: each validation deep-copies the parsed expression (twice for a new item) through
+  ``copy.deepcopy``'s generic reduce-and-reconstruct path. -> AST nodes copy themselves: a new node of the
+  same class whose attributes are deep-copied with the same memo (what the generic path does, less work).
+* EventBridge: every event sent to a target builds a new JSONPath parser (a PLY parser: tables and all) and
+  parses the same input paths again. -> ``jsonpath_ng.ext.parse`` is memoised per path text (a parsed path is
+  only read: ``find`` does not change it).
+
 Each patch checks that moto still has the code it replaces and is skipped otherwise (``check`` lists
 which apply); ``apply`` is called only in moto's server process.
 """
@@ -43,6 +50,10 @@ SPEEDUPS = {
                                 "once, not again at every node",
     "dynamodb-parse-cache": "DynamoDB UpdateItem: an update expression already parsed is not parsed again (the "
                             "parse tree is read-only; moto validates and executes a copy of it)",
+    "dynamodb-ast-copy": "DynamoDB UpdateItem: the parsed expression's nodes copy themselves for each validation "
+                         "(same copy, without copy.deepcopy's generic reduce-and-reconstruct path)",
+    "events-jsonpath-cache": "EventBridge: a target's input path is parsed once per distinct path, not with a new "
+                             "JSONPath parser for every event",
 }
 
 
@@ -186,6 +197,64 @@ def _parse_cache() -> None:
     UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=512)(parse))
 
 
+def _ast_copy_guard() -> str:
+    from moto.dynamodb.parsing import ast_nodes, validators
+
+    if getattr(validators, "deepcopy", None) is not copy.deepcopy:
+        return "moto.dynamodb.parsing.validators no longer copies with copy.deepcopy"
+    for name, cls in vars(ast_nodes).items():  # the generic path is what a class with none of these gets
+        if isinstance(cls, type) and issubclass(cls, ast_nodes.Node):
+            for special in ("__slots__", "__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__",
+                            "__setstate__", "__copy__"):
+                if special in vars(cls):
+                    return f"moto.dynamodb.parsing.ast_nodes.{name} defines {special}"
+    return ""
+
+
+_ATOMIC = (type(None), bool, int, float, str, bytes)
+
+
+def _ast_copy() -> None:
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    def __deepcopy__(self: Any, memo: Dict[int, Any]) -> Any:
+        """What ``copy.deepcopy`` does for a plain object (a new instance of the class, its ``__dict__``
+        deep-copied with the same memo, so parent links point into the copy), without its generic path."""
+        cls = self.__class__
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        state = new.__dict__
+        for key, value in self.__dict__.items():
+            state[key] = value if type(value) in _ATOMIC else copy.deepcopy(value, memo)
+        return new
+
+    Node.__deepcopy__ = __deepcopy__
+
+
+# --- EventBridge -----------------------------------------------------------------------------------------
+
+
+def _jsonpath_guard() -> str:
+    import inspect
+
+    from jsonpath_ng import ext
+    from moto.events.utils import EventTemplateParser
+
+    if not callable(getattr(ext, "parse", None)):
+        return "jsonpath_ng.ext.parse is gone"
+    if "from jsonpath_ng.ext import parse" not in inspect.getsource(EventTemplateParser.parse):
+        return "EventTemplateParser.parse no longer uses jsonpath_ng.ext.parse"
+    return ""
+
+
+def _jsonpath_cache() -> None:
+    import functools
+
+    from jsonpath_ng import ext
+
+    ext.parse = functools.lru_cache(maxsize=256)(ext.parse)
+
+
 # --- DynamoDB TransactWriteItems ------------------------------------------------------------------------
 
 _in_transaction = threading.local()
@@ -284,4 +353,6 @@ _PATCHES: Dict[str, Tuple[Callable[[], str], Callable[[], None]]] = {
     "dynamodb-transactions": (_transactions_guard, _transactions),
     "dynamodb-traversal-cache": (_traversal_guard, _traversal_cache),
     "dynamodb-parse-cache": (_parse_cache_guard, _parse_cache),
+    "dynamodb-ast-copy": (_ast_copy_guard, _ast_copy),
+    "events-jsonpath-cache": (_jsonpath_guard, _jsonpath_cache),
 }
