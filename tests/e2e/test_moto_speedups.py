@@ -189,3 +189,26 @@ def _comparable(body: Any) -> str:
     if isinstance(body, dict) and "detail" in body:
         body = {k: v for k, v in body.items() if k not in ("id", "time", "account", "ingestion-time")}
     return json.dumps(body, sort_keys=True)
+
+
+def test_the_cloudformation_types_kept_under_build_are_motos_own(tmp_path, monkeypatch):
+    """deploy.moto_cloudformation_types keeps moto's registry in a file keyed by the installed moto, so that a
+    demo process need not import every moto model; what it reads back is what moto says, and a torn file is
+    worked out again rather than served."""
+    from local.moto_stack import deploy
+
+    monkeypatch.setattr(deploy, "TYPES_CACHE_DIR", tmp_path)
+    deploy.moto_cloudformation_types.cache_clear()
+    try:
+        first = deploy.moto_cloudformation_types()
+        [kept] = tmp_path.glob("*.json")
+        assert kept.stem == deploy._moto_types_key()
+        deploy.moto_cloudformation_types.cache_clear()
+        assert deploy.moto_cloudformation_types() == first == deploy.moto_cloudformation_types_uncached()
+        assert "AWS::Lambda::Function" in first and "AWS::CloudWatch::Alarm" not in first
+        kept.write_text('["AWS::Lambda::Func')
+        deploy.moto_cloudformation_types.cache_clear()
+        assert deploy.moto_cloudformation_types() == first
+        assert json.loads(kept.read_text()) == sorted(first), "and written whole again"
+    finally:
+        deploy.moto_cloudformation_types.cache_clear()
