@@ -7,6 +7,11 @@ anything the API answers depend on:
   each a pass over every message with a datetime-based clock per message): O(messages) per message.
   -> the clock the SQS models read is ``time.time()`` (the same epoch seconds, without datetime objects), and
   the retention check reads the queue's retention period instead of computing every attribute.
+* SQS SendMessage reads the queue's ``ContentBasedDeduplication`` through ``Queue.attributes``, which works out
+  every attribute, the three approximate message counts included (a pass over every message each): O(messages)
+  per message. -> while a message is being sent, ``Queue.attributes`` answers that key from the queue itself and
+  works out the others only if something asks for them (queues with an enabled Lambda event source mapping
+  keep moto's way).
 * DynamoDB UpdateItem: two validators re-run their whole-expression check at every nested node of the
   parsed expression (quadratic in the number of actions; an update of 40 attributes costs ~70 ms).
   -> the same checks run once, at the outermost UpdateExpression node, whose clauses include every nested one.
@@ -36,12 +41,15 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Tuple
 
 #: name -> what it changes (for people)
 SPEEDUPS = {
     "sqs-clock": "SQS: the message clock is time.time() (same epoch time, no datetime objects per message)",
     "sqs-retention": "SQS: the retention check reads the queue's retention period, not every queue attribute",
+    "sqs-send-attributes": "SQS SendMessage: the queue's ContentBasedDeduplication is read from the queue, without "
+                           "working out every attribute (three counts over every message) for each message sent",
     "dynamodb-update-validators": "DynamoDB UpdateItem: whole-expression checks run once at the outermost node, "
                                   "not again at every nested node",
     "dynamodb-transactions": "DynamoDB TransactWriteItems: only the items the transaction names are copied for "
@@ -123,6 +131,81 @@ def _sqs_retention() -> None:
         return retain_until > models.unix_time()
 
     models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+
+_sending = threading.local()
+_CBD = "ContentBasedDeduplication"
+
+
+def _sqs_send_guard() -> str:
+    import inspect
+
+    from moto.sqs.models import Queue, SQSBackend
+
+    if not isinstance(Queue.__dict__.get("attributes"), property):
+        return "Queue.attributes is no longer a property"
+    if _CBD not in Queue.FIFO_ATTRIBUTES or _CBD in Queue.BASE_ATTRIBUTES or _CBD in Queue.KMS_ATTRIBUTES:
+        return f"{_CBD} is no longer one of the FIFO attributes only"
+    if f'queue.attributes.get("{_CBD}")' not in inspect.getsource(SQSBackend.send_message):
+        return f"SQSBackend.send_message no longer reads {_CBD} from queue.attributes"
+    return ""
+
+
+class _SendPathAttributes(Mapping):  # type: ignore[type-arg]
+    """``Queue.attributes`` while a message is sent: ContentBasedDeduplication as moto's property gives it, any
+    other key from moto's property itself (worked out once, on first use)."""
+
+    def __init__(self, queue: Any, full: Callable[[Any], Dict[str, Any]]) -> None:
+        self._queue = queue
+        self._full = full
+        self._all: Any = None
+
+    def _everything(self) -> Dict[str, Any]:
+        if self._all is None:
+            self._all = self._full(self._queue)
+        return self._all
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key != _CBD:
+            return self._everything().get(key, default)
+        if not self._queue.fifo_queue:  # moto's property has the FIFO attributes for FIFO queues only
+            return default
+        from moto.core.utils import camelcase_to_underscores
+
+        value = getattr(self._queue, camelcase_to_underscores(_CBD))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._everything()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
+
+
+def _sqs_send() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    full = Queue.__dict__["attributes"].fget
+    send = SQSBackend.send_message
+
+    def attributes(self: Any) -> Any:
+        if getattr(_sending, "depth", 0) and not any(m.enabled for m in self.lambda_event_source_mappings.values()):
+            return _SendPathAttributes(self, full)
+        return full(self)
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        depth = getattr(_sending, "depth", 0)
+        _sending.depth = depth + 1
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _sending.depth = depth
+
+    Queue.attributes = property(attributes)
+    SQSBackend.send_message = send_message
 
 
 # --- DynamoDB UpdateItem -------------------------------------------------------------------------------
@@ -349,6 +432,7 @@ def _transactions() -> None:
 _PATCHES: Dict[str, Tuple[Callable[[], str], Callable[[], None]]] = {
     "sqs-clock": (_sqs_clock_guard, _sqs_clock),
     "sqs-retention": (_sqs_retention_guard, _sqs_retention),
+    "sqs-send-attributes": (_sqs_send_guard, _sqs_send),
     "dynamodb-update-validators": (_validators_guard, _validators),
     "dynamodb-transactions": (_transactions_guard, _transactions),
     "dynamodb-traversal-cache": (_traversal_guard, _traversal_cache),

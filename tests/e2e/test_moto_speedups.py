@@ -212,3 +212,37 @@ def test_the_cloudformation_types_kept_under_build_are_motos_own(tmp_path, monke
         assert json.loads(kept.read_text()) == sorted(first), "and written whole again"
     finally:
         deploy.moto_cloudformation_types.cache_clear()
+
+
+def test_sqs_sends_to_fifo_and_standard_queues_alike(servers):
+    """SendMessage reads ContentBasedDeduplication (the speed-up answers it without working out every
+    attribute): deduplication by content, the errors of a FIFO queue without it, standard queues, batches."""
+
+    def scenario(moto: MotoServer):
+        sqs = moto.client("sqs")
+        by_content = sqs.create_queue(QueueName="c.fifo", Attributes={"FifoQueue": "true",
+                                                                      "ContentBasedDeduplication": "true"})["QueueUrl"]
+        by_id = sqs.create_queue(QueueName="i.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        standard = sqs.create_queue(QueueName="s")["QueueUrl"]
+        out = []
+        for body in ("same", "same", "other"):
+            out.append(_outcome(lambda: {"sent": bool(sqs.send_message(QueueUrl=by_content, MessageBody=body,
+                                                                        MessageGroupId="g")["MessageId"])}))
+        out.append(_outcome(lambda: sqs.send_message(QueueUrl=by_id, MessageBody="x")))
+        out.append(_outcome(lambda: sqs.send_message(QueueUrl=by_id, MessageBody="x", MessageGroupId="g")))
+        out.append(_outcome(lambda: {"sent": bool(sqs.send_message(
+            QueueUrl=by_id, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d")["MessageId"])}))
+        batch = sqs.send_message_batch(QueueUrl=standard, Entries=[{"Id": str(i), "MessageBody": f"m{i}"}
+                                                                   for i in range(3)])
+        out.append(sorted(e["Id"] for e in batch["Successful"]))
+        for url in (by_content, by_id, standard):
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            out.append({k: v for k, v in attrs.items() if not k.endswith("Timestamp") and k != "QueueArn"})
+            out.append(sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                              .get("Messages", [])))
+        return out
+
+    out = _both(servers, scenario)
+    assert out[3][0] == "error" and out[4][0] == "error", "no group id; no deduplication id"
+    assert out[8] == ["other", "same"], "the second 'same' was deduplicated by its content"
+    assert out[10] == ["x"] and out[12] == ["m0", "m1", "m2"]
