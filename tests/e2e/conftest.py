@@ -16,6 +16,16 @@ worker processes (``demo_worker.py``; ``E2E_WORKERS``, default 4), all of them s
 when the session starts (test modules declare theirs in ``RUNS``), so that they run while the tests that
 need no demo run do. The demo's progress and summary are
 printed by the fixture, so pytest shows them when a test fails.
+
+A test that runs a whole command as a user would (``python -m local.demo ...``) declares it in its module's
+``EARLY`` (name -> (configuration, argv)); the command starts in the background as soon as that configuration's
+assembly exists, and the test gets it running or done from ``started(name)``. Tests are ordered so that those
+needing no assembly run first, then those needing one (``cdk_out``, ``started``), then those on demo runs.
+
+Adding a scenario: a new (scenario, configuration) pair in a module's ``RUNS`` costs one demo run in the pool
+(a small scenario: ~10 s of CPU, most of it deploying the stack into moto; the 1,000-task burst: ~45 s); a new
+assertion on a run already declared costs nothing. Prefer an existing configuration: a new one costs a synth
+(~3 s of CPU in the shared synth process) besides its runs.
 """
 
 from __future__ import annotations
