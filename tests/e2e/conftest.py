@@ -86,7 +86,8 @@ def pytest_collection_finish(session) -> None:
         for run in getattr(item.module, "RUNS", ()):
             if run not in runs:
                 runs.append(run)
-        early.update(getattr(item.module, "EARLY", {}))
+        if "started" in getattr(item, "fixturenames", ()):  # a module's commands start only for a test that uses them
+            early.update(getattr(item.module, "EARLY", {}))
     PLAN[:] = sorted(runs, key=lambda r: COST.get(r[0].stem, 10) + (20 if r[1] == "digest" else 0), reverse=True)
     EARLY_PLAN.clear()
     EARLY_PLAN.update(early)
