@@ -185,12 +185,50 @@ class DeployedStack:
 # --- template adaptation ------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def moto_cloudformation_types() -> frozenset:
-    """The resource types moto's CloudFormation can create (its own registry)."""
+#: Where :func:`moto_cloudformation_types` keeps its answer between processes (gitignored).
+TYPES_CACHE_DIR = Path(__file__).resolve().parents[2] / ".build" / "moto-cloudformation-types"
+
+
+def _moto_types_key() -> str:
+    """The installed moto (version, location and its CloudFormation registry's source): the cache key."""
+    import importlib.util
+    from importlib.metadata import version
+
+    spec = importlib.util.find_spec("moto")
+    origin = Path(spec.origin).parent if spec and spec.origin else Path("?")
+    digest = hashlib.sha256(f"{version('moto')}\0{origin}".encode())
+    for name in ("cloudformation/parsing.py", "backend_index.py"):
+        source = origin / name
+        digest.update(source.read_bytes() if source.is_file() else b"-")
+    return digest.hexdigest()[:24]
+
+
+def moto_cloudformation_types_uncached() -> frozenset:
+    """The resource types moto's CloudFormation can create, read from its own registry (this imports every
+    moto model: ~1.7 s of CPU)."""
     from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
     return frozenset(get_model_map()) | frozenset(NULL_MODELS)
+
+
+@functools.lru_cache(maxsize=1)
+def moto_cloudformation_types() -> frozenset:
+    """The resource types moto's CloudFormation can create (its own registry), kept under ``.build/`` keyed by
+    the installed moto, so that each demo process need not import every moto model to learn them."""
+    cache = TYPES_CACHE_DIR / f"{_moto_types_key()}.json"
+    try:
+        return frozenset(json.loads(cache.read_text()))
+    except (OSError, ValueError):
+        pass
+    types = moto_cloudformation_types_uncached()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(sorted(types)))
+        os.replace(partial, cache)  # whole or absent, for a reader in another process
+    except OSError:
+        pass
+    return types
 
 
 def references(node: Any) -> Set[Tuple[str, Optional[str]]]:

@@ -7,6 +7,11 @@ anything the API answers depend on:
   each a pass over every message with a datetime-based clock per message): O(messages) per message.
   -> the clock the SQS models read is ``time.time()`` (the same epoch seconds, without datetime objects), and
   the retention check reads the queue's retention period instead of computing every attribute.
+* SQS SendMessage reads the queue's ``ContentBasedDeduplication`` through ``Queue.attributes``, which works out
+  every attribute, the three approximate message counts included (a pass over every message each): O(messages)
+  per message. -> while a message is being sent, ``Queue.attributes`` answers that key from the queue itself and
+  works out the others only if something asks for them (queues with an enabled Lambda event source mapping
+  keep moto's way).
 * DynamoDB UpdateItem: two validators re-run their whole-expression check at every nested node of the
   parsed expression (quadratic in the number of actions; an update of 40 attributes costs ~70 ms).
   -> the same checks run once, at the outermost UpdateExpression node, whose clauses include every nested one.
@@ -20,6 +25,13 @@ anything the API answers depend on:
   -> the items the transaction names are copied once, and restored on cancellation; every other item is
   untouched by a transaction anyway. Tables with a stream keep moto's own way (stream records would differ).
 
+* DynamoDB UpdateItem: each validation deep-copies the parsed expression (twice for a new item) through
+  ``copy.deepcopy``'s generic reduce-and-reconstruct path. -> AST nodes copy themselves: a new node of the
+  same class whose attributes are deep-copied with the same memo (what the generic path does, less work).
+* EventBridge: every event sent to a target builds a new JSONPath parser (a PLY parser: tables and all) and
+  parses the same input paths again. -> ``jsonpath_ng.ext.parse`` is memoised per path text (a parsed path is
+  only read: ``find`` does not change it).
+
 Each patch checks that moto still has the code it replaces and is skipped otherwise (``check`` lists
 which apply); ``apply`` is called only in moto's server process.
 """
@@ -29,12 +41,15 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Tuple
 
 #: name -> what it changes (for people)
 SPEEDUPS = {
     "sqs-clock": "SQS: the message clock is time.time() (same epoch time, no datetime objects per message)",
     "sqs-retention": "SQS: the retention check reads the queue's retention period, not every queue attribute",
+    "sqs-send-attributes": "SQS SendMessage: the queue's ContentBasedDeduplication is read from the queue, without "
+                           "working out every attribute (three counts over every message) for each message sent",
     "dynamodb-update-validators": "DynamoDB UpdateItem: whole-expression checks run once at the outermost node, "
                                   "not again at every nested node",
     "dynamodb-transactions": "DynamoDB TransactWriteItems: only the items the transaction names are copied for "
@@ -43,6 +58,10 @@ SPEEDUPS = {
                                 "once, not again at every node",
     "dynamodb-parse-cache": "DynamoDB UpdateItem: an update expression already parsed is not parsed again (the "
                             "parse tree is read-only; moto validates and executes a copy of it)",
+    "dynamodb-ast-copy": "DynamoDB UpdateItem: the parsed expression's nodes copy themselves for each validation "
+                         "(same copy, without copy.deepcopy's generic reduce-and-reconstruct path)",
+    "events-jsonpath-cache": "EventBridge: a target's input path is parsed once per distinct path, not with a new "
+                             "JSONPath parser for every event",
 }
 
 
@@ -112,6 +131,81 @@ def _sqs_retention() -> None:
         return retain_until > models.unix_time()
 
     models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+
+_sending = threading.local()
+_CBD = "ContentBasedDeduplication"
+
+
+def _sqs_send_guard() -> str:
+    import inspect
+
+    from moto.sqs.models import Queue, SQSBackend
+
+    if not isinstance(Queue.__dict__.get("attributes"), property):
+        return "Queue.attributes is no longer a property"
+    if _CBD not in Queue.FIFO_ATTRIBUTES or _CBD in Queue.BASE_ATTRIBUTES or _CBD in Queue.KMS_ATTRIBUTES:
+        return f"{_CBD} is no longer one of the FIFO attributes only"
+    if f'queue.attributes.get("{_CBD}")' not in inspect.getsource(SQSBackend.send_message):
+        return f"SQSBackend.send_message no longer reads {_CBD} from queue.attributes"
+    return ""
+
+
+class _SendPathAttributes(Mapping):  # type: ignore[type-arg]
+    """``Queue.attributes`` while a message is sent: ContentBasedDeduplication as moto's property gives it, any
+    other key from moto's property itself (worked out once, on first use)."""
+
+    def __init__(self, queue: Any, full: Callable[[Any], Dict[str, Any]]) -> None:
+        self._queue = queue
+        self._full = full
+        self._all: Any = None
+
+    def _everything(self) -> Dict[str, Any]:
+        if self._all is None:
+            self._all = self._full(self._queue)
+        return self._all
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key != _CBD:
+            return self._everything().get(key, default)
+        if not self._queue.fifo_queue:  # moto's property has the FIFO attributes for FIFO queues only
+            return default
+        from moto.core.utils import camelcase_to_underscores
+
+        value = getattr(self._queue, camelcase_to_underscores(_CBD))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._everything()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
+
+
+def _sqs_send() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    full = Queue.__dict__["attributes"].fget
+    send = SQSBackend.send_message
+
+    def attributes(self: Any) -> Any:
+        if getattr(_sending, "depth", 0) and not any(m.enabled for m in self.lambda_event_source_mappings.values()):
+            return _SendPathAttributes(self, full)
+        return full(self)
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        depth = getattr(_sending, "depth", 0)
+        _sending.depth = depth + 1
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _sending.depth = depth
+
+    Queue.attributes = property(attributes)
+    SQSBackend.send_message = send_message
 
 
 # --- DynamoDB UpdateItem -------------------------------------------------------------------------------
@@ -184,6 +278,64 @@ def _parse_cache() -> None:
 
     parse = UpdateExpressionParser.make.__func__
     UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=512)(parse))
+
+
+def _ast_copy_guard() -> str:
+    from moto.dynamodb.parsing import ast_nodes, validators
+
+    if getattr(validators, "deepcopy", None) is not copy.deepcopy:
+        return "moto.dynamodb.parsing.validators no longer copies with copy.deepcopy"
+    for name, cls in vars(ast_nodes).items():  # the generic path is what a class with none of these gets
+        if isinstance(cls, type) and issubclass(cls, ast_nodes.Node):
+            for special in ("__slots__", "__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__",
+                            "__setstate__", "__copy__"):
+                if special in vars(cls):
+                    return f"moto.dynamodb.parsing.ast_nodes.{name} defines {special}"
+    return ""
+
+
+_ATOMIC = (type(None), bool, int, float, str, bytes)
+
+
+def _ast_copy() -> None:
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    def __deepcopy__(self: Any, memo: Dict[int, Any]) -> Any:
+        """What ``copy.deepcopy`` does for a plain object (a new instance of the class, its ``__dict__``
+        deep-copied with the same memo, so parent links point into the copy), without its generic path."""
+        cls = self.__class__
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        state = new.__dict__
+        for key, value in self.__dict__.items():
+            state[key] = value if type(value) in _ATOMIC else copy.deepcopy(value, memo)
+        return new
+
+    Node.__deepcopy__ = __deepcopy__
+
+
+# --- EventBridge -----------------------------------------------------------------------------------------
+
+
+def _jsonpath_guard() -> str:
+    import inspect
+
+    from jsonpath_ng import ext
+    from moto.events.utils import EventTemplateParser
+
+    if not callable(getattr(ext, "parse", None)):
+        return "jsonpath_ng.ext.parse is gone"
+    if "from jsonpath_ng.ext import parse" not in inspect.getsource(EventTemplateParser.parse):
+        return "EventTemplateParser.parse no longer uses jsonpath_ng.ext.parse"
+    return ""
+
+
+def _jsonpath_cache() -> None:
+    import functools
+
+    from jsonpath_ng import ext
+
+    ext.parse = functools.lru_cache(maxsize=256)(ext.parse)
 
 
 # --- DynamoDB TransactWriteItems ------------------------------------------------------------------------
@@ -280,8 +432,11 @@ def _transactions() -> None:
 _PATCHES: Dict[str, Tuple[Callable[[], str], Callable[[], None]]] = {
     "sqs-clock": (_sqs_clock_guard, _sqs_clock),
     "sqs-retention": (_sqs_retention_guard, _sqs_retention),
+    "sqs-send-attributes": (_sqs_send_guard, _sqs_send),
     "dynamodb-update-validators": (_validators_guard, _validators),
     "dynamodb-transactions": (_transactions_guard, _transactions),
     "dynamodb-traversal-cache": (_traversal_guard, _traversal_cache),
     "dynamodb-parse-cache": (_parse_cache_guard, _parse_cache),
+    "dynamodb-ast-copy": (_ast_copy_guard, _ast_copy),
+    "events-jsonpath-cache": (_jsonpath_guard, _jsonpath_cache),
 }

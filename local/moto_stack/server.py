@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +32,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..offline_aws import FAKE_CREDENTIALS  # noqa: F401  (re-exported for moto_stack.runtime)
+
+
+_SESSION_LOCK = threading.Lock()
 
 
 class MotoServerError(RuntimeError):
@@ -81,6 +85,7 @@ class MotoServer:
         self.startup_seconds: Optional[float] = None
         self._log_file: Any = None
         self._atexit_registered = False
+        self._session: Any = None  # boto3 session shared by this server's clients (created on first use)
 
     @property
     def speedups(self) -> Dict[str, str]:
@@ -205,16 +210,23 @@ class MotoServer:
     # -- talking to it --------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` bound to this server (explicit endpoint, fake credentials)."""
+        """A new boto3 client for ``service`` bound to this server (explicit endpoint, fake credentials).
+
+        The clients share one botocore session, so the endpoint rules and service models are read from disk
+        once per server rather than once per client (a new session reads them again: ~0.1 s a client)."""
         import boto3
         from botocore.config import Config
 
-        return boto3.session.Session(
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-            region_name=self.region,
-        ).client(service, endpoint_url=self.endpoint, config=Config(retries={"mode": "standard"}))
+        with _SESSION_LOCK:  # a botocore session is not safe to create clients from in several threads at once
+            if self._session is None:
+                self._session = boto3.session.Session(
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                    region_name=self.region,
+                )
+            return self._session.client(service, endpoint_url=self.endpoint,
+                                        config=Config(retries={"mode": "standard"}))
 
     def api(self, path: str, payload: Optional[Dict[str, Any]] = None) -> Any:
         """Call moto's own API (``/moto-api/...``): POST ``payload`` as JSON, or GET when it is None."""

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from typing import List
 
@@ -53,61 +52,35 @@ def _closed(endpoint: str) -> bool:
         return sock.connect_ex((host, int(port))) != 0
 
 
-class _Lines:
-    """Reads a child's output in a thread (so the child never blocks on a full pipe) and waits for a line."""
-
-    def __init__(self, stream) -> None:
-        self.lines: List[str] = []
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream) -> None:
-        for line in stream:
-            with self._cond:
-                self.lines.append(line)
-                self._cond.notify_all()
-
-    def wait_for(self, marker: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not any(marker in line for line in self.lines):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            return True
-
-    @property
-    def text(self) -> str:
-        with self._cond:
-            return "".join(self.lines)
+#: The two whole demos these tests run as a user would, started by conftest.py when the session starts (they
+#: take ~30 s each, mostly deploying the stack into moto), so that they run while other tests do.
+EARLY = {
+    "cli-keep-running": ("each", _demo("--scenario", str(TEST_SCENARIOS / "two-frames-wrong-expectation.json"),
+                                       "--cdk-out", "{cdk_out}", "--json", "--keep-running",
+                                       "--workdir", "{workdir}/work")),
+    "cli-bad-step": ("each", _demo("--scenario", str(TEST_SCENARIOS / "two-frames-bad-step.json"),
+                                   "--cdk-out", "{cdk_out}", "--workdir", "{workdir}/work")),
+}
 
 
-def test_keep_running_json_then_ctrl_c_exits_1_for_an_unmet_expectation_and_stops_both_servers(cdk_out, tmp_path):
+def test_keep_running_json_then_ctrl_c_exits_1_for_an_unmet_expectation_and_stops_both_servers(started):
     """The scenario expects frame 2 to succeed; it fails (exit 2). The run completes, the JSON says which
     check failed, the servers stay up until Ctrl-C, then both stop and the exit status is 1."""
-    out = tmp_path / "stdout.json"
-    with open(out, "w") as stdout:
-        process = subprocess.Popen(
-            _demo("--scenario", str(TEST_SCENARIOS / "two-frames-wrong-expectation.json"), "--cdk-out", str(cdk_out),
-                  "--json", "--keep-running", "--workdir", str(tmp_path / "work")),
-            cwd=REPO_ROOT, env=_env(), stdout=stdout, stderr=subprocess.PIPE, text=True,
-        )
-        stderr = _Lines(process.stderr)
-        try:
-            assert stderr.wait_for("moto dashboard", 120), stderr.text[-3000:]
-            exports = dict(re.findall(r"export (AWS_ENDPOINT_URL\w*)=(\S+)", stderr.text))
-            moto = exports["AWS_ENDPOINT_URL"]
-            assert not _closed(moto) and not _closed(exports["AWS_ENDPOINT_URL_DEADLINE"]), "kept running"
-            process.send_signal(signal.SIGINT)
-            returncode = process.wait(timeout=60)
-            assert returncode == 1, stderr.text[-3000:] + out.read_text()[-3000:]
-            assert "Stopping." in stderr.text
-        finally:
-            if process.poll() is None:
-                process.kill()
-    result = json.loads(out.read_text())
+    demo = started("cli-keep-running")
+    process = demo.process
+    try:
+        assert demo.wait_for("moto dashboard", 120), demo.text("stderr")[-3000:]
+        exports = dict(re.findall(r"export (AWS_ENDPOINT_URL\w*)=(\S+)", demo.text("stderr")))
+        moto = exports["AWS_ENDPOINT_URL"]
+        assert not _closed(moto) and not _closed(exports["AWS_ENDPOINT_URL_DEADLINE"]), "kept running"
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=60)
+        assert returncode == 1, demo.text("stderr")[-3000:] + demo.text("stdout")[-3000:]
+        assert "Stopping." in demo.text("stderr")
+    finally:
+        if process.poll() is None:
+            process.kill()
+    result = json.loads(demo.text("stdout"))
     assert result["verdict"] == "FAIL"
     failed = [c for c in result["checks"] if not c["ok"]]
     assert [c["name"] for c in failed] == ["every row has the expected status, outcome and fields"]
@@ -130,19 +103,21 @@ def test_a_missing_scenario_exits_2_with_an_error_verdict(tmp_path):
     assert "VERDICT: ERROR - the demo could not run: ScenarioError" in result.stdout
 
 
-def test_an_error_after_the_servers_started_exits_2_and_stops_them(cdk_out, tmp_path):
-    result = subprocess.run(
-        _demo("--scenario", str(TEST_SCENARIOS / "two-frames-bad-step.json"), "--cdk-out", str(cdk_out),
-              "--workdir", str(tmp_path / "work")),
-        cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=180,
-    )
-    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
-    last = result.stdout.strip().splitlines()[-1]
+def test_an_error_after_the_servers_started_exits_2_and_stops_them(started):
+    demo = started("cli-bad-step")
+    try:
+        returncode = demo.wait(timeout=180)
+    finally:
+        if demo.process.poll() is None:
+            demo.process.kill()
+    stdout = demo.text("stdout")
+    assert returncode == 2, stdout[-3000:] + demo.text("stderr")[-3000:]
+    last = stdout.strip().splitlines()[-1]
     assert last.startswith("VERDICT: ERROR - the demo could not run: ScenarioError: "), last
     assert "no pending CANCELED event of frame-1 to hold" in last
-    match = re.search(r"moto_server \S+ at (\S+) \(pid (\d+)", result.stdout)
-    standin = re.search(r"Deadline Cloud stand-in at (\S+)", result.stdout)
-    assert match and standin, result.stdout[-3000:]
+    match = re.search(r"moto_server \S+ at (\S+) \(pid (\d+)", stdout)
+    standin = re.search(r"Deadline Cloud stand-in at (\S+)", stdout)
+    assert match and standin, stdout[-3000:]
     assert _gone(int(match.group(2))) and _closed(match.group(1)) and _closed(standin.group(1))
 
 

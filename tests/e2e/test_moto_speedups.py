@@ -151,3 +151,98 @@ def test_sqs_counts_delays_and_redrive_alike(servers):
                        "ApproximateNumberOfMessagesNotVisible": "0"}
     assert seen[1][0] == 3
     assert "later" in seen[3] and seen[5]["ApproximateNumberOfMessages"] == "1", "received once, then redriven"
+
+
+def test_events_reach_queue_targets_alike_with_and_without_an_input_transformer(servers):
+    """The same events through rules with SQS targets (the default input, an InputPath and an InputTransformer,
+    each path parsed once with the speed-up) give the same message bodies."""
+
+    def scenario(moto: MotoServer):
+        sqs, events = moto.client("sqs"), moto.client("events")
+        out = []
+        targets = [{}, {"InputPath": "$.detail"},
+                   {"InputTransformer": {"InputPathsMap": {"status": "$.detail.status", "n": "$.detail.n"},
+                                         "InputTemplate": '{"status": "<status>", "n": <n>}'}}]
+        for i, extra in enumerate(targets):
+            url = sqs.create_queue(QueueName=f"target-{i}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_rule(Name=f"rule-{i}", EventPattern=json.dumps({"source": ["test.speedups"]}))
+            events.put_targets(Rule=f"rule-{i}", Targets=[dict({"Id": "q", "Arn": arn}, **extra)])
+            out.append(url)
+        for n in range(3):  # the same paths, three times
+            events.put_events(Entries=[{"Source": "test.speedups", "DetailType": "Speed-up check",
+                                        "Detail": json.dumps({"status": "FAILED", "n": n})}])
+        bodies = []
+        for url in out:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+            bodies.append(sorted(_comparable(json.loads(m["Body"])) for m in messages))
+        return bodies
+
+    default, detail, transformed = _both(servers, scenario)
+    assert len(default) == len(detail) == len(transformed) == 3
+    assert [json.loads(b)["detail"] for b in default] == [{"status": "FAILED", "n": n} for n in range(3)]
+    assert [json.loads(b) for b in transformed] == [{"status": "FAILED", "n": n} for n in range(3)]
+
+
+def _comparable(body: Any) -> str:
+    """A message body without what differs between any two servers (event ids, times, accounts)."""
+    if isinstance(body, dict) and "detail" in body:
+        body = {k: v for k, v in body.items() if k not in ("id", "time", "account", "ingestion-time")}
+    return json.dumps(body, sort_keys=True)
+
+
+def test_the_cloudformation_types_kept_under_build_are_motos_own(tmp_path, monkeypatch):
+    """deploy.moto_cloudformation_types keeps moto's registry in a file keyed by the installed moto, so that a
+    demo process need not import every moto model; what it reads back is what moto says, and a torn file is
+    worked out again rather than served."""
+    from local.moto_stack import deploy
+
+    monkeypatch.setattr(deploy, "TYPES_CACHE_DIR", tmp_path)
+    deploy.moto_cloudformation_types.cache_clear()
+    try:
+        first = deploy.moto_cloudformation_types()
+        [kept] = tmp_path.glob("*.json")
+        assert kept.stem == deploy._moto_types_key()
+        deploy.moto_cloudformation_types.cache_clear()
+        assert deploy.moto_cloudformation_types() == first == deploy.moto_cloudformation_types_uncached()
+        assert "AWS::Lambda::Function" in first and "AWS::CloudWatch::Alarm" not in first
+        kept.write_text('["AWS::Lambda::Func')
+        deploy.moto_cloudformation_types.cache_clear()
+        assert deploy.moto_cloudformation_types() == first
+        assert json.loads(kept.read_text()) == sorted(first), "and written whole again"
+    finally:
+        deploy.moto_cloudformation_types.cache_clear()
+
+
+def test_sqs_sends_to_fifo_and_standard_queues_alike(servers):
+    """SendMessage reads ContentBasedDeduplication (the speed-up answers it without working out every
+    attribute): deduplication by content, the errors of a FIFO queue without it, standard queues, batches."""
+
+    def scenario(moto: MotoServer):
+        sqs = moto.client("sqs")
+        by_content = sqs.create_queue(QueueName="c.fifo", Attributes={"FifoQueue": "true",
+                                                                      "ContentBasedDeduplication": "true"})["QueueUrl"]
+        by_id = sqs.create_queue(QueueName="i.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        standard = sqs.create_queue(QueueName="s")["QueueUrl"]
+        out = []
+        for body in ("same", "same", "other"):
+            out.append(_outcome(lambda: {"sent": bool(sqs.send_message(QueueUrl=by_content, MessageBody=body,
+                                                                        MessageGroupId="g")["MessageId"])}))
+        out.append(_outcome(lambda: sqs.send_message(QueueUrl=by_id, MessageBody="x")))
+        out.append(_outcome(lambda: sqs.send_message(QueueUrl=by_id, MessageBody="x", MessageGroupId="g")))
+        out.append(_outcome(lambda: {"sent": bool(sqs.send_message(
+            QueueUrl=by_id, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d")["MessageId"])}))
+        batch = sqs.send_message_batch(QueueUrl=standard, Entries=[{"Id": str(i), "MessageBody": f"m{i}"}
+                                                                   for i in range(3)])
+        out.append(sorted(e["Id"] for e in batch["Successful"]))
+        for url in (by_content, by_id, standard):
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            out.append({k: v for k, v in attrs.items() if not k.endswith("Timestamp") and k != "QueueArn"})
+            out.append(sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                              .get("Messages", [])))
+        return out
+
+    out = _both(servers, scenario)
+    assert out[3][0] == "error" and out[4][0] == "error", "no group id; no deduplication id"
+    assert out[8] == ["other", "same"], "the second 'same' was deduplicated by its content"
+    assert out[10] == ["x"] and out[12] == ["m0", "m1", "m2"]

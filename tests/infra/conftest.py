@@ -2,7 +2,7 @@
 
 ``synth`` runs ``python app.py`` once per test session, exactly as a developer would (cdk.json context,
 local bundling), in a subprocess whose PATH holds a ``docker`` that fails and records any call, and no
-other ``docker``. ``scoped_template`` builds the app in-process once with farms, queues, emails, the
+other ``docker``; it is started as soon as the tests are collected (when one of them needs it), in the background. ``scoped_template`` builds the app in-process once with farms, queues, emails, the
 ``each`` notification mode, batch settings given as ``-c`` strings and an explicit account/region;
 ``direct_template`` once with ``eventDelivery=direct``. Both skip asset bundling (the default synth
 covers it) and run cdk-nag (an unacknowledged finding fails them).
@@ -16,10 +16,12 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import pytest
 
@@ -77,23 +79,88 @@ def _fake_docker_path(bin_dir: Path) -> str:
     return os.pathsep.join(entries)
 
 
+class BackgroundSynth:
+    """``python app.py`` started in a subprocess (stdout and stderr to files); a thread notes when it ends, so that
+    ``seconds`` is the synth's own duration however late the test asks for the result."""
+
+    def __init__(self, root: Path, bin_dir: Path) -> None:
+        self.outdir = root / "cdk.out"
+        self.outdir.mkdir()
+        self.bin_dir = bin_dir
+        self.path = _fake_docker_path(bin_dir)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("CDK_", "JSII_", "AWS_")) and k != "PATH"}
+        env.update(PATH=self.path, CDK_OUTDIR=str(self.outdir))
+        self.stdout, self.stderr = root / "stdout.txt", root / "stderr.txt"
+        self.started = time.monotonic()
+        self.ended: Optional[float] = None
+        with open(self.stdout, "w") as out, open(self.stderr, "w") as err:
+            self.process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=out,
+                                            stderr=err, stdin=subprocess.DEVNULL)
+        self._waiter = threading.Thread(target=self._wait, name="infra-synth", daemon=True)
+        self._waiter.start()
+
+    def _wait(self) -> None:
+        self.process.wait()
+        self.ended = time.monotonic()
+
+    def result(self, timeout: float = 900) -> Synth:
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._waiter.join()
+        assert self.ended is not None
+        template_file = self.outdir / f"{STACK_NAME}.template.json"
+        template = json.loads(template_file.read_text()) if template_file.is_file() else {}
+        return Synth(self.outdir, template, self.process.returncode, self.stdout.read_text(errors="replace"),
+                     self.stderr.read_text(errors="replace"), self.ended - self.started,
+                     self.bin_dir / "docker-was-called", self.path)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+_BACKGROUND: Dict[str, BackgroundSynth] = {}
+
+
+def _start_background_synth() -> BackgroundSynth:
+    if "synth" not in _BACKGROUND:
+        root = Path(tempfile.mkdtemp(prefix="session-watch-infra-synth-"))
+        (root / "fake-bin").mkdir()
+        _BACKGROUND["synth"] = BackgroundSynth(root, root / "fake-bin")
+    return _BACKGROUND["synth"]
+
+
+def pytest_collection_finish(session) -> None:
+    """Start ``python app.py`` as soon as the tests are collected if one of them needs it (``synth``): it runs while
+    the tests before that one do (it takes ~10 s of CPU, mostly jsii starting)."""
+    if session.config.option.collectonly:
+        return
+    if any("synth" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_background_synth()
+
+
+def pytest_sessionfinish(session) -> None:
+    synth = _BACKGROUND.pop("synth", None)
+    if synth is not None:
+        synth.stop()
+        shutil.rmtree(synth.outdir.parent, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory) -> Synth:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    bin_dir = tmp_path_factory.mktemp("fake-bin")
-    path = _fake_docker_path(bin_dir)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CDK_", "JSII_", "AWS_")) and k != "PATH"}
-    env.update(PATH=path, CDK_OUTDIR=str(outdir))
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900
-    )
-    seconds = time.monotonic() - started
-    template_file = outdir / f"{STACK_NAME}.template.json"
-    template = json.loads(template_file.read_text()) if template_file.is_file() else {}
-    return Synth(outdir, template, result.returncode, result.stdout, result.stderr, seconds,
-                 bin_dir / "docker-was-called", path)
+def background_synth() -> BackgroundSynth:
+    return _start_background_synth()
+
+
+@pytest.fixture(scope="session")
+def synth(background_synth) -> Synth:
+    """``python app.py`` as a developer runs it (cdk.json context, local bundling), in a subprocess whose PATH
+    holds a ``docker`` that fails and records any call, and no other ``docker``."""
+    return background_synth.result()
 
 
 @pytest.fixture(scope="session")
