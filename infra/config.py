@@ -121,6 +121,7 @@ DEFAULTS: Dict[str, Any] = {
     "machineQueueArns": [],
     "slackChannels": [],
     "teamsChannels": [],
+    "logExcerptLines": names.DEFAULT_LOG_EXCERPT_LINES,
 }
 
 
@@ -192,6 +193,8 @@ class WatchConfig:
     machine_queue_arns: Tuple[str, ...] = ()
     slack_channels: Tuple[SlackChannel, ...] = ()
     teams_channels: Tuple[TeamsChannel, ...] = ()
+    #: Lines of the session's log a failed action's record carries (``logExcerpt``); 0 turns the reads off.
+    log_excerpt_lines: int = names.DEFAULT_LOG_EXCERPT_LINES
 
 
 def load_config(context: Mapping[str, Any]) -> WatchConfig:
@@ -267,6 +270,7 @@ def load_config(context: Mapping[str, Any]) -> WatchConfig:
                                 "arn:aws:sqs:<region>:<account>:<queue name>"),
         slack_channels=_slack_channels(key("slackChannels"), raw("slackChannels")),
         teams_channels=_teams_channels(key("teamsChannels"), raw("teamsChannels")),
+        log_excerpt_lines=_int(key("logExcerptLines"), raw("logExcerptLines"), 0, names.MAX_LOG_EXCERPT_LINES),
     )
     _check_combination(config)
     return config

@@ -45,6 +45,8 @@ class Settings:
     email_topic_arn: Optional[str] = None
     chat_topic_arn: Optional[str] = None
     event_bus_name: Optional[str] = None
+    #: Lines of the session's log a failed action's record carries (``logExcerpt``); 0: none are read.
+    log_excerpt_lines: int = names.DEFAULT_LOG_EXCERPT_LINES
 
     @property
     def channels(self) -> Tuple[str, ...]:
@@ -103,6 +105,8 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
     window = _int(env, "DIGEST_WINDOW_SECONDS", 60, 10, 840)
     sample = _int(env, "DIGEST_SAMPLE_SIZE", 10, 1, 50)
     calls = _int(env, "ENRICHMENT_CALLS_PER_JOB_WINDOW", 1, 1, 100)
+    excerpt_lines = _int(env, names.ENV_LOG_EXCERPT_LINES, names.DEFAULT_LOG_EXCERPT_LINES, 0,
+                         names.MAX_LOG_EXCERPT_LINES)
 
     digest_table = env.get("DIGEST_TABLE_NAME", "").strip() or None
     if digest_table and not _TABLE_NAME.match(digest_table):
@@ -137,6 +141,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         digest_table_name=digest_table, digest_queue_url=digest_queue, monitor_url=monitor,
         enrichment_calls_per_job_window=calls, region=region, partition=partition,
         email_topic_arn=email_topic, chat_topic_arn=chat_topic, event_bus_name=event_bus,
+        log_excerpt_lines=excerpt_lines,
     )
 
 

@@ -129,6 +129,10 @@ ENV_DIGEST_TABLE_NAME = "DIGEST_TABLE_NAME"
 ENV_DIGEST_QUEUE_URL = "DIGEST_QUEUE_URL"
 ENV_MONITOR_URL = "MONITOR_URL"
 ENV_ENRICHMENT_CALLS_PER_JOB_WINDOW = "ENRICHMENT_CALLS_PER_JOB_WINDOW"
+#: Lines of the session's log a failed action's record carries (``logExcerpt``); 0: none are read.
+ENV_LOG_EXCERPT_LINES = "LOG_EXCERPT_LINES"
+DEFAULT_LOG_EXCERPT_LINES = 30
+MAX_LOG_EXCERPT_LINES = 100
 
 #: Every CDK context key is ``sessionWatch:<name>``.
 CONTEXT_PREFIX = "sessionWatch:"

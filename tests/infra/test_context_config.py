@@ -135,6 +135,9 @@ def test_reserved_concurrency_must_hold_both_event_sources():
         ("enrichmentCallsPerJobWindow", 0, "must be between 1 and 100"),
         ("enrichmentCallsPerJobWindow", 101, "must be between 1 and 100"),
         ("alarmEventQueueAgeSeconds", 59, "must be between 60 and 86400"),
+        ("logExcerptLines", -1, "must be between 0 and 100"),
+        ("logExcerptLines", 101, "must be between 0 and 100"),
+        ("logExcerptLines", "thirty", "whole number"),
     ],
 )
 def test_bad_values_fail_naming_the_key(key, value, message):
@@ -165,3 +168,9 @@ def test_synth_with_a_bad_or_unknown_key_fails_with_a_message_naming_it():
         assert result.returncode == 2, result.stderr[-3000:]
         assert f"Configuration error: {expected}" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_log_excerpt_lines_from_a_command_line_string_and_zero_turns_them_off():
+    assert config().log_excerpt_lines == 30
+    assert config(logExcerptLines="5").log_excerpt_lines == 5
+    assert config(logExcerptLines="0").log_excerpt_lines == 0

@@ -93,6 +93,8 @@ def test_handler_is_importable():
     {},  # the defaults: digest mode
     {"notifyMode": "each", "monitorUrl": "https://monitor.example.com/{farmId}/{queueId}/{jobId}",
      "digestWindowSeconds": 840, "digestSampleSize": 50, "enrichmentCallsPerJobWindow": 100},
+    {"logExcerptLines": 0},
+    {"logExcerptLines": 100},
 ])
 def test_the_environment_the_stack_sets_is_one_the_function_accepts(overrides):
     """``processing.function_environment`` (what the stack gives the function) through the function's own
@@ -110,6 +112,7 @@ def test_the_environment_the_stack_sets_is_one_the_function_accepts(overrides):
     assert ("MONITOR_URL" in environment) == bool(cfg.monitor_url)
     settings = load_settings(environment)
     assert settings.retention_days == cfg.record_retention_days
+    assert settings.log_excerpt_lines == cfg.log_excerpt_lines
 
 
 def _function_source() -> str:

@@ -78,6 +78,7 @@ def test_function_environment_is_the_contract(template):
         "DIGEST_TABLE_NAME": {"Ref": _id(template, "AWS::DynamoDB::GlobalTable", "DigestsTable")},
         "DIGEST_QUEUE_URL": {"Ref": _queue(template, "DigestsQueue")},
         "ENRICHMENT_CALLS_PER_JOB_WINDOW": "1",
+        "LOG_EXCERPT_LINES": "30",
         # No MONITOR_URL: sessionWatch:monitorUrl is empty by default.
         "POWERTOOLS_SERVICE_NAME": "session-watch",
         "POWERTOOLS_METRICS_NAMESPACE": "DeadlineSessionWatch",
@@ -362,12 +363,16 @@ def test_function_role_has_exactly_the_statements_it_needs(template):
     digest_ledger = [f"<{digest_table_id}.Arn>"]
     consumed = sorted([f"<{events_id}.Arn>", f"<{digests_id}.Arn>"])
     assert granted(role_statements(template, "SessionWatchRole")) == {
-        # BatchGetSessionAction / BatchGetTask / BatchGetJob / BatchGetSession authorize as these Get* actions.
+        # BatchGetSessionAction / BatchGetTask / BatchGetJob / BatchGetSession / BatchGetStep authorize as these
+        # Get* actions.
         "deadline:GetSessionAction": deadline,
         "deadline:GetTask": deadline,
         "deadline:ListSessionActions": deadline,
         "deadline:GetJob": deadline,
         "deadline:GetSession": deadline,
+        "deadline:GetStep": deadline,
+        # The end of a failed action's session log: Deadline Cloud's session log groups only.
+        "logs:GetLogEvents": ["arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/deadline/*:*"],
         "dynamodb:GetItem": sorted(history + digest_ledger),
         "dynamodb:UpdateItem": sorted(history + digest_ledger),
         "dynamodb:DeleteItem": digest_ledger,
@@ -603,3 +608,13 @@ def test_outputs_name_the_tables_topic_state_machine_and_queues(template):
     assert outputs["DigestQueueUrl"]["Value"] == {"Ref": _queue(template, "DigestsQueue")}
     assert outputs["DigestDeadLetterQueueUrl"]["Value"] == {"Ref": _queue(template, "DigestsQueueDeadLetterQueue")}
     assert {"FunctionName", "OperationsTopicArn"} <= set(outputs)
+
+
+def test_session_logs_of_every_farm_are_readable_when_none_is_configured(template):
+    """Without sessionWatch:farmIds/queueIds the function reads Deadline Cloud's session log groups of this
+    account and Region (``/aws/deadline/*``), and nothing else with logs:GetLogEvents."""
+    [statement] = [s for s in role_statements(template, "SessionWatchRole")
+                   if "logs:GetLogEvents" in as_list(s["Action"])]
+    assert as_list(statement["Action"]) == ["logs:GetLogEvents"]
+    [resource] = [render(r) for r in as_list(statement["Resource"])]
+    assert resource.endswith(":log-group:/aws/deadline/*:*") and ":logs:" in resource

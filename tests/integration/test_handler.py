@@ -90,7 +90,7 @@ def test_task_run_status_change_reads_the_tasks_latest_action(farm, invoke, loca
     result = invoke(farm.task_event(ids, "FAILED"))
 
     assert result["sessionActionId"] == ids.session_action_id and result["status"] == "FAILED"
-    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetSession": 1}
+    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetStep": 1, "GetSession": 1}
     assert len(local_aws.notifications()) == 1
 
 
