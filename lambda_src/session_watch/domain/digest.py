@@ -29,7 +29,7 @@ from .notification import (
     cut_text,
     dedupe,
     fit_message,
-    fit_subject,
+    job_subject,
     job_text,
     json_text,
     not_included_text,
@@ -124,8 +124,8 @@ def render_digest(
     }
     failures = summary.count
     noun = "failure" if failures == 1 else "failures"
-    subject = fit_subject(f"Deadline: {failures} {noun} in job ", str(job_name or job_id),
-                          f" (window {_window_text(start, end)})")
+    subject = job_subject(job_name or job_id or "unknown job", f"{failures} {noun}",
+                          f"in window {_window_text(start, end)}")
 
     default, email, message = fit_message(
         lambda d, note: (_json(d), _digest_email(d, subject, note)),
@@ -374,7 +374,7 @@ def render_job_run(
     if len(nonzero) > 3:
         told += f", +{len(nonzero) - 3} more"
     tail = f" {_status_word(change.task_run_status)} ({told + ' of ' if told else ''}{total} task{'' if total == 1 else 's'})"
-    subject = fit_subject("Deadline: job ", str(name or change.job_id), tail)
+    subject = job_subject(name or change.job_id, "job", tail.strip())
 
     default, email, message = fit_message(
         lambda d, note: (_json(d), _job_run_email(d, subject, note)),

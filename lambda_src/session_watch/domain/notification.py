@@ -115,15 +115,103 @@ def _chat_for_record(record: Record) -> Dict[str, Any]:
 
 
 def render_subject(record: Record) -> str:
-    """A one-line subject (< 100 printable ASCII characters) saying what failed or completed."""
-    what = _ACTION_WORDS.get(record.get("actionType") or "", f"Action {record.get('actionType')}")
+    """``Deadline: <job name>: <step> <frame/parameters> <failed|completed...> (exit N) on <worker>``, under 100
+    printable ASCII characters: the job's name, what happened and the exit code always; then the first
+    parameter (the frame), the worker and the other parameters as room allows, each whole (cut at word
+    boundaries, never mid-path)."""
     verb = {"completion": "completed", "failure": _failure_word(record)}.get(
         record.get("outcome") or "", str(record.get("status") or "").lower()
     )
-    target = _target(record)
     exit_code = record.get("processExitCode")
-    tail = f" (exit {exit_code})" if exit_code not in (None, 0) else ""
-    return subject_text(f"Deadline: {what} {verb}{tail}: {target}")
+    exit_text = f" (exit {exit_code})" if exit_code not in (None, 0) else ""
+    action = record.get("actionType") or ""
+    optional: List[str] = []
+    if action == "taskRun" or record.get("taskId"):
+        what = str(record.get("stepName") or "Task")
+        params = parameters_text(record.get("parameters"), limit=1000)
+        if params:
+            optional = params.split(", ")
+        elif record.get("taskId"):
+            optional = [f"task {_task_number(record.get('taskId'))}"]
+        core = f"{verb}{exit_text}"
+    else:
+        what = _ACTION_WORDS.get(action, f"Action {action}")
+        environment = record.get("environmentId")
+        if environment:
+            what += " " + str(environment).rsplit(":", 1)[-1]
+        elif record.get("stepName") or record.get("stepId"):
+            what += f" of {record.get('stepName') or record.get('stepId')}"
+        core = f"{verb}{exit_text}"
+    worker = record.get("workerId")
+    return job_subject(record.get("jobName") or record.get("jobId") or "unknown job",
+                       what, core, optional, on=str(worker) if worker else None)
+
+
+def job_subject(job: Any, what: str, core: str, optional: Sequence[str] = (), *, on: Optional[str] = None) -> str:
+    """``Deadline: <job>: <what> <first optional> <core> on <on> <more optional>`` within ``SUBJECT_LIMIT``.
+
+    ``job``, ``what`` and ``core`` stay (the job name shortened at a word boundary when it leaves too little
+    room); the ``optional`` words (parameters) and the worker ``on`` go in whole as room allows: the first
+    optional word, then the worker (its id shortened to its first characters when whole it does not fit),
+    then the other optional words. Printable ASCII only."""
+    clean = [_NOT_SUBJECT_SAFE.sub("?", str(x)) for x in (job, what, core)]
+    job_text_, what, core = clean
+    extras = [_NOT_SUBJECT_SAFE.sub("?", str(x)) for x in optional if x not in (None, "")]
+    worker = _NOT_SUBJECT_SAFE.sub("?", on) if on else None
+    base = len("Deadline: ") + len(": ") + len(what) + 1 + len(core)
+    job_room = max(SUBJECT_LIMIT - base, 16)
+    job_text_ = cut_words(job_text_, min(job_room, 40)) if len(job_text_) > job_room else job_text_
+
+    def text(first: List[str], worker_text: Optional[str], rest: List[str]) -> str:
+        middle = " ".join([what] + first + [core])
+        tail = (f" on {worker_text}" if worker_text else "") + "".join(f", {w}" for w in rest)
+        return f"Deadline: {job_text_}: {middle}{tail}"
+
+    chosen = text([], None, [])
+    first = extras[:1]
+    if first and len(text(first, None, [])) <= SUBJECT_LIMIT:
+        chosen = text(first, None, [])
+    else:
+        first = []
+    shown_worker = None
+    if worker:
+        for candidate in (worker, _short_id(worker)):
+            if len(text(first, candidate, [])) <= SUBJECT_LIMIT:
+                shown_worker = candidate
+                chosen = text(first, candidate, [])
+                break
+    rest: List[str] = []
+    for word in extras[1:] if first else []:
+        if len(text(first, shown_worker, rest + [word])) > SUBJECT_LIMIT:
+            break
+        rest.append(word)
+        chosen = text(first, shown_worker, rest)
+    return subject_text(chosen) if len(chosen) > SUBJECT_LIMIT else chosen
+
+
+def cut_words(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut at the last space (or ``_``/``-``) before it with ``...``;
+    a text without such a boundary is cut where it must be."""
+    if len(text) <= limit:
+        return text
+    room = max(limit - 3, 1)
+    head = text[:room]
+    for separator in (" ", "_", "-"):
+        at = head.rfind(separator)
+        if at >= room // 2:
+            return head[:at].rstrip(" ,;:([") + "..."
+    return head + "..."
+
+
+def _short_id(resource_id: str) -> str:
+    """``worker-0123456789abcdef...`` -> ``worker-01234567...`` (enough to tell workers apart)."""
+    prefix, _, rest = resource_id.partition("-")
+    return f"{prefix}-{rest[:8]}..." if rest and len(rest) > 8 else resource_id
+
+
+def _task_number(task_id: Any) -> str:
+    text = str(task_id or "")
+    return text.rsplit("-", 1)[-1] if "-" in text else text
 
 
 def render_email(record: Record) -> str:
@@ -256,12 +344,12 @@ def subject_text(text: str) -> str:
 
 
 def fit_subject(head: str, name: str, tail: str) -> str:
-    """``head + name + tail`` as a subject, shortening ``name`` (a job name, say) first so that the
-    head and the tail stay whole."""
+    """``head + name + tail`` as a subject, shortening ``name`` (a job name, say) first, at a word boundary,
+    so that the head and the tail stay whole."""
     head, name, tail = (_NOT_SUBJECT_SAFE.sub("?", part) for part in (head, name, tail))
     room = SUBJECT_LIMIT - len(head) - len(tail)
     if len(name) > room and room >= 8:
-        name = name[: room - 3] + "..."
+        name = cut_words(name, room)
     return subject_text(head + name + tail)
 
 
