@@ -23,7 +23,7 @@ WINDOW = 1795683660  # 2026-11-26T09:01:00Z
 SHOT = JobInfo(JOB, "shot-042_lighting", 50)
 MONITOR = "https://monitor.example"
 DIGEST_KEYS = {"kind", "farmId", "queueId", "jobId", "jobName", "jobPriority", "windowStart", "windowEnd",
-               "failures", "byStatus", "byStep", "byExitCode", "sample", "rootCauses", "monitorUrl", "notIncluded",
+               "failures", "byStatus", "byStep", "stepNames", "byExitCode", "sample", "rootCauses", "monitorUrl", "notIncluded",
                "distinctRootCauses"}
 
 

@@ -83,18 +83,22 @@ def session_log_location(record: Record) -> Dict[str, Optional[str]]:
 def render_notification(record: Record) -> Notification:
     """One message for one session action. ``default`` is the record as JSON; ``email`` the text.
 
-    The message always fits SNS: when it would not, the email's biggest text fields (progressMessage,
-    parameters, rootCause.progressMessage) are cut with a marker, then all of its fields; when the record
-    alone is too big, the record's too, then only ids remain. Never raises on a record of any size.
+    The message always fits SNS: when it would not, the log excerpt shrinks first (to its last 5 lines, then
+    none), then the email's biggest text fields (progressMessage, parameters, rootCause.progressMessage) are
+    cut with a marker, then all of its fields; when the record alone is too big, the record's too, then only
+    ids remain. Never raises on a record of any size.
     """
     big, everything = _trim_big_fields(1024, 50), _trim_everything(64, 8)
     default, email, message = fit_message(
         lambda pair, note: (_record_json(pair[0]), _render_email(pair[1], note)),
         (record, record),  # (what the JSON default shows, what the email shows)
         reductions=[
-            lambda pair: (pair[0], big(pair[1])),
-            lambda pair: (pair[0], everything(pair[1])),
-            lambda pair: (big(pair[0]), everything(pair[1])),
+            # The log excerpt shrinks first (the log link stays), then the other big fields.
+            lambda pair: (excerpt_tail(pair[0], 5), excerpt_tail(pair[1], 5)),
+            lambda pair: (excerpt_tail(pair[0], 0), excerpt_tail(pair[1], 0)),
+            lambda pair: (excerpt_tail(pair[0], 0), big(excerpt_tail(pair[1], 0))),
+            lambda pair: (excerpt_tail(pair[0], 0), everything(pair[1])),
+            lambda pair: (big(excerpt_tail(pair[0], 0)), everything(pair[1])),
             lambda pair: (_trim_big_fields(200, 10)(pair[0]), everything(pair[1])),
             lambda pair: (_trim_everything(256, 20)(pair[0]), everything(pair[1])),
             lambda pair: (everything(pair[0]), everything(pair[1])),
@@ -228,7 +232,7 @@ def _render_email(record: Record, note: Optional[str]) -> str:
         ("Action", record.get("actionType")),
         ("Job", job_text(job_name, record.get("jobPriority")) if job_name else record.get("jobId")),
         ("Job id", record.get("jobId") if job_name else None),
-        ("Step", record.get("stepId")),
+        ("Step", step_text(record.get("stepName"), record.get("stepId"))),
         ("Task", record.get("taskId")),
         ("Environment", record.get("environmentId")),
         ("Parameters", parameters_text(record.get("parameters"))),
@@ -249,6 +253,9 @@ def _render_email(record: Record, note: Optional[str]) -> str:
         ("Monitor", record.get("monitorUrl")),
     ]
     blocks = [render_subject(record) + "\n\n" + rows_text(rows)]
+    excerpt = log_excerpt_text(record.get("logExcerpt"))
+    if excerpt:
+        blocks.append(excerpt)
     cause = record.get("rootCause")
     if isinstance(cause, Mapping) and any(v is not None for v in cause.values()):
         blocks.append("Root cause (the first failed action of this session):\n"
@@ -259,6 +266,33 @@ def _render_email(record: Record, note: Optional[str]) -> str:
     if note:
         blocks.append(note + "\n")
     return "\n".join(blocks)
+
+
+def step_text(name: Any, step_id: Any) -> Optional[str]:
+    """``Render (step-0123...)``: the step's name with its id; the id alone without a name."""
+    if name and step_id:
+        return f"{name} ({step_id})"
+    return str(name or step_id) if (name or step_id) else None
+
+
+def log_excerpt_text(lines: Any, indent: str = "  ", heading: str = "The end of the session's log, up to the "
+                     "action's end") -> Optional[str]:
+    """The excerpt as an indented block under a heading that says how many lines it is; ``None`` without."""
+    if not isinstance(lines, (list, tuple)):
+        return None
+    if not lines:
+        return f"{heading}: nothing was logged.\n"
+    body = "".join(f"{indent}{line}\n" for line in lines)
+    return f"{heading} (last {len(lines)} line{'' if len(lines) == 1 else 's'}):\n{body}"
+
+
+def excerpt_tail(record: Mapping[str, Any], lines: int) -> Dict[str, Any]:
+    """``record`` with only the last ``lines`` of its ``logExcerpt`` (none when 0): a size reduction."""
+    out = dict(record)
+    excerpt = out.get("logExcerpt")
+    if isinstance(excerpt, (list, tuple)) and len(excerpt) > lines:
+        out["logExcerpt"] = list(excerpt[len(excerpt) - lines:]) if lines else None
+    return out
 
 
 def root_cause_rows(cause: Mapping[str, Any], message_limit: Optional[int] = None) -> List[Tuple[str, Any]]:
@@ -301,7 +335,7 @@ def _plain(value: Any) -> Any:
         return repr(value)
 
 
-_BIG_FIELDS = ("progressMessage", "parameters", "parameterTypes")
+_BIG_FIELDS = ("progressMessage", "parameters", "parameterTypes", "logExcerpt")
 
 
 def _trim_big_fields(text_limit: int, max_items: int) -> Callable[[Mapping[str, Any]], Dict[str, Any]]:
