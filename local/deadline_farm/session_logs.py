@@ -49,18 +49,18 @@ def action_lines(action: Any, previous: str, status: str, now: datetime, *, step
         else:
             lines = ["openjd: Syncing job attachments (input files)"]
         return [(at, line) for line in lines]
-    if status in ("ASSIGNED", "SCHEDULED", "NEVER_ATTEMPTED", "RUNNING", "CANCELING", "RECLAIMING"):
-        if status == "CANCELING":
-            return [(at, "openjd: Cancel requested: sending SIGTERM to the task's process")]
-        if status == "RECLAIMING":
-            return [(at, "worker: Spot interruption notice: the instance is being reclaimed")]
+    if status in ("ASSIGNED", "SCHEDULED", "NEVER_ATTEMPTED", "RUNNING"):
         return []
+    stopping = {"CANCELING": "openjd: Cancel requested: sending SIGTERM to the task's process",
+                "RECLAIMING": "worker: Spot interruption notice: the instance is being reclaimed"}
 
     exit_code = action.process_exit_code
     message = action.progress_message
     started = action.started_at or now
     body: List[str] = []
-    if kind == "taskRun":
+    if previous in stopping:
+        pass  # the work's lines went out with the cancel or interruption notice
+    elif kind == "taskRun":
         frame = (parameters or {}).get("Frame")
         frame_text = f"Fra:{frame} " if frame is not None else ""
         body = ["Blender 4.2.1 (hash a5d9b6c3a8f1 built 2024-08-19)",
@@ -81,7 +81,9 @@ def action_lines(action: Any, previous: str, status: str, now: datetime, *, step
     elif kind == "envExit":
         body = ["openjd: Environment exited"]
     tail: List[str] = []
-    if status in ("CANCELED",):
+    if status in stopping:
+        tail.append(stopping[status])
+    elif status in ("CANCELED",):
         tail.append("openjd: Task run canceled")
     elif status in ("RECLAIMED", "INTERRUPTED"):
         tail.append(f"openjd: Task run {status.lower()}: the worker stopped before it ended")
@@ -101,17 +103,36 @@ def action_lines(action: Any, previous: str, status: str, now: datetime, *, step
 
 
 class CloudWatchLogsSink:
-    """Writes session log events to CloudWatch Logs with ``PutLogEvents`` (group and stream made on first use)."""
+    """Writes session log events to CloudWatch Logs with ``PutLogEvents`` (group and stream made on first use).
 
-    def __init__(self, logs_client: Any) -> None:
+    With ``buffered=True`` the events wait until :meth:`flush` (one ``PutLogEvents`` per stream): the demo's
+    player flushes before each delivery, so the function finds every line written before it reads, in fewer
+    calls."""
+
+    def __init__(self, logs_client: Any, *, buffered: bool = False) -> None:
         self._client = logs_client
         self._groups: Set[str] = set()
         self._streams: Set[Tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._buffered = buffered
+        self._pending: Dict[Tuple[str, str], List[LogEvent]] = {}
 
     def __call__(self, group: str, stream: str, events: Sequence[LogEvent]) -> None:
         if not events:
             return
+        if self._buffered:
+            with self._lock:
+                self._pending.setdefault((group, stream), []).extend(events)
+            return
+        self._put(group, stream, events)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for (group, stream), events in pending.items():
+            self._put(group, stream, events)
+
+    def _put(self, group: str, stream: str, events: Sequence[LogEvent]) -> None:
         with self._lock:
             if group not in self._groups:
                 try:

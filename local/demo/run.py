@@ -418,7 +418,7 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
         farm = RenderFarm(scenario.seed, clock=clock, account=account, region=region)
         # Each session's log goes to moto's CloudWatch Logs, as a worker agent writes it (the function reads
         # the end of a failed action's lines from there: logExcerpt).
-        farm.session_log_sink = CloudWatchLogsSink(moto.client("logs"))
+        farm.session_log_sink = CloudWatchLogsSink(moto.client("logs"), buffered=True)  # flushed before each delivery
         standin = stack.enter_context(DeadlineStandIn(farm, seed=scenario.seed))
         progress.info(f"Deadline Cloud stand-in at {standin.endpoint_url} (GetSessionAction, ListSessionActions, "
                       "GetTask, GetJob, GetSession, GetStep and their Batch* forms); session logs go to moto's "

@@ -213,8 +213,9 @@ def _record_message(r: Mapping[str, Any]) -> Dict[str, Any]:
         lines.add("*Message:*\n" + _block(message, MESSAGE_LIMIT))
     excerpt = r.get("logExcerpt")
     if isinstance(excerpt, (list, tuple)) and excerpt:
-        tail = [_inline(line, LOG_LINE_LIMIT) for line in list(excerpt)[-LOG_LINES_SHOWN:]]
-        lines.add(f"*Log* (last {len(tail)} lines up to the action's end):\n" + _block("\n".join(tail), LOG_BLOCK_LIMIT))
+        log_tail = [_inline(line, LOG_LINE_LIMIT) for line in list(excerpt)[-LOG_LINES_SHOWN:]]
+        lines.add(f"*Log* (last {len(log_tail)} lines up to the action's end):\n"
+                  + _block("\n".join(log_tail), LOG_BLOCK_LIMIT))
     cause = r.get("rootCause")
     cause_text = _cause_text(cause) if isinstance(cause, Mapping) else None
     if cause_text:
@@ -313,7 +314,7 @@ def _digest_message(d: Mapping[str, Any]) -> Dict[str, Any]:
     if d.get("windowStart") or d.get("windowEnd"):
         lines.add(f"*Window:* {_inline(d.get('windowStart'), 40)} to {_inline(d.get('windowEnd'), 40)}")
     lines.add(f"*Failures:* {failures}" + (f" ({_counts_text(by_status, COUNTS_SHOWN)})" if by_status else ""))
-    step_names = d.get("stepNames") if isinstance(d.get("stepNames"), Mapping) else {}
+    step_names: Mapping[str, Any] = d.get("stepNames") or {} if isinstance(d.get("stepNames"), Mapping) else {}
     for label, key in (("By step", "byStep"), ("By exit code", "byExitCode")):
         table = _counts(d.get(key))
         if key == "byStep":  # step names, not ids

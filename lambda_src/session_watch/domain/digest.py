@@ -275,7 +275,7 @@ def _digest_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> 
         ("Failures", failures),
         ("Monitor", doc.get("monitorUrl")),
     ])]
-    names = doc.get("stepNames") if isinstance(doc.get("stepNames"), Mapping) else {}
+    names: Mapping[str, Any] = doc.get("stepNames") or {} if isinstance(doc.get("stepNames"), Mapping) else {}
     for title, key in (("By status", "byStatus"), ("By step", "byStep"), ("By exit code", "byExitCode")):
         counts = doc.get(key)
         if isinstance(counts, Mapping) and counts:
