@@ -182,9 +182,12 @@ class Enricher:
             messages = self._logs.tail(session.log_group, session.log_stream, end_time_ms=end, lines=lines)
         except SessionLogUnreadable as err:
             count(Metric.ENRICHMENT_FAILED)
-            if err.code in _REFUSALS:
+            if err.code in _REFUSALS:  # refused (not a missing stream): not asked again in this window
                 self._missing[(LOG, job_id)] = err.reason
                 self._failed_at[(LOG, job_id)] = window
+                for cache in (self._missing, self._failed_at):
+                    if len(cache) > _CACHE_SIZE:
+                        cache.pop(next(iter(cache)))
             logger.warning("session log could not be read; the notification goes out without its lines",
                            extra={"jobId": job_id, "sessionId": session_id, "error": err.code or "unknown"})
             return None, f"logExcerpt: {err.reason}"

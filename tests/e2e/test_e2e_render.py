@@ -176,7 +176,7 @@ def test_one_job_level_message(demo):
                               "queueId": demo.ids["queueId"], "jobId": demo.ids["jobId"]}
     counts = {k: v for k, v in job.record["taskRunStatusCounts"].items() if v}
     assert counts == {"SUCCEEDED": 8, "FAILED": 3, "CANCELED": 1}
-    assert job.subject == "Deadline: job shot-042_lighting_v003 failed (3 failed, 1 canceled, 8 succeeded of 12 tasks)"
+    assert job.subject == "Deadline: shot-042_lighting_v003: job failed (3 failed, 1 canceled, 8 succeeded of 12 tasks)"
     assert not demo.messages("digest")
 
 
