@@ -51,6 +51,7 @@ class Enricher:
         self._jobs: Lru = Lru(_CACHE_SIZE)
         self._steps: Lru = Lru(_CACHE_SIZE)  # (job id, step id) -> step name ("" when it has none)
         self._excerpts: Lru = Lru(256)  # (group, stream, end time) -> the lines
+        self._unread_logs: Lru = Lru(256)  # (group, stream, end time) -> (window, why it could not be read)
         self._log_reads: Dict[str, Tuple[int, int]] = {}  # job id -> (window, GetLogEvents calls)
         self._sessions: Lru = Lru(_CACHE_SIZE)
         self._root_causes: Lru = Lru(_CACHE_SIZE)  # session id -> root cause dict, or _NO_ROOT_CAUSE
@@ -164,11 +165,14 @@ class Enricher:
         cached = self._excerpts.get(key)
         if cached is not None:
             return list(cached), None
+        window = int(now // self._settings.digest_window_seconds)
+        unread = self._unread_logs.get(key)
+        if unread is not None and unread[0] == window:  # this stream was not there: not asked again yet
+            return None, f"logExcerpt: {unread[1]}"
         job_id = record["jobId"]
         refused = self._refused_recently(LOG, job_id, now)
         if refused:
             return None, f"logExcerpt: {refused}"
-        window = int(now // self._settings.digest_window_seconds)
         start, used = self._log_reads.get(job_id, (window, 0))
         used = used if start == window else 0
         if used >= LOG_READS_PER_JOB_WINDOW:
@@ -182,7 +186,9 @@ class Enricher:
             messages = self._logs.tail(session.log_group, session.log_stream, end_time_ms=end, lines=lines)
         except SessionLogUnreadable as err:
             count(Metric.ENRICHMENT_FAILED)
-            if err.code in _REFUSALS:  # refused (not a missing stream): not asked again in this window
+            if err.code not in _REFUSALS:  # this stream only (not there yet, say): not asked again in this window
+                self._unread_logs.put(key, (window, err.reason))
+            else:  # refused: no log of the job is asked for again in this window
                 self._missing[(LOG, job_id)] = err.reason
                 self._failed_at[(LOG, job_id)] = window
                 for cache in (self._missing, self._failed_at):

@@ -148,7 +148,7 @@ def test_never_attempted_actions_name_the_failed_environment_enter(farm, invoke,
     assert enter_row["actionType"] == {"S": "envEnter"} and enter_row["status"] == {"S": "FAILED"}
     messages = local_aws.notifications()
     subjects = sorted(m["Subject"] for m in messages)
-    assert len(messages) == 2 and any("Environment enter failed" in s for s in subjects)
+    assert len(messages) == 2 and any("Environment enter Blender-4.2 failed" in s for s in subjects)
     never = next(m for m in messages if m["record"]["status"] == "NEVER_ATTEMPTED")
     assert ENV_MESSAGE in json.loads(never["Message"])["rootCause"]["progressMessage"]
 

@@ -306,11 +306,15 @@ def test_a_missing_stream_does_not_stop_reading_other_sessions(reads):
     logs = Logs(error=SessionLogUnreadable("no such stream", "ResourceNotFoundException"))
     enricher = Enricher(reads, settings(), logs)
 
-    enricher.enrich(record(1), task_run_status="FAILED", now=T0)
+    first = enricher.enrich(record(1), task_run_status="FAILED", now=T0)
+    again = enricher.enrich(record(1), task_run_status="FAILED", now=T0 + 1)  # a redelivery: not asked again
     logs.error = None
-    out = enricher.enrich(record(2), task_run_status="FAILED", now=T0 + 1)
+    out = enricher.enrich(record(2), task_run_status="FAILED", now=T0 + 2)
+    later = enricher.enrich(record(1), task_run_status="FAILED", now=T0 + 61)  # the next window: asked again
 
-    assert len(logs.calls) == 2 and out["logExcerpt"]
+    assert [c[1] for c in logs.calls] == [session_id(1), session_id(2), session_id(1)]
+    assert first["enrichmentMissing"] == again["enrichmentMissing"] == ["logExcerpt: no such stream"]
+    assert out["logExcerpt"] and later["logExcerpt"]
 
 
 def test_log_reads_are_bounded_per_job_and_window(reads):
