@@ -57,6 +57,14 @@ def test_subject_keeps_short_parameters_and_the_whole_worker_when_they_fit():
     assert subject == f"Deadline: shot-1: Sim Frame=7 failed (exit 139) on {WORKER}, Shot=a"
 
 
+def test_the_frame_comes_first_and_paths_last_whatever_their_names():
+    subject = render_subject(record(jobName="shot-050_fx_v001", stepName="Simulate", processExitCode=3,
+                                    parameters={"Cache": "/mnt/projects/shot-050/fx/cache_v001.vdb", "Frame": "5",
+                                                "Angle": "30"}))
+    assert subject.startswith("Deadline: shot-050_fx_v001: Simulate Frame=5 failed (exit 3)")
+    assert subject.index("Angle=30") < subject.index("Cache=") if "Cache=" in subject else "Angle=30" in subject
+
+
 def test_a_long_job_name_is_cut_at_a_word_boundary():
     name = "lighting department shot 42 version 3 with the new rig and the final final look"
     subject = render_subject(record(jobName=name, stepName="Render", parameters={"Frame": "10"},

@@ -132,10 +132,8 @@ def render_subject(record: Record) -> str:
     optional: List[str] = []
     if action == "taskRun" or record.get("taskId"):
         what = str(record.get("stepName") or "Task")
-        params = parameters_text(record.get("parameters"), limit=1000)
-        if params:
-            optional = params.split(", ")
-        elif record.get("taskId"):
+        optional = _parameter_words(record.get("parameters"))
+        if not optional and record.get("taskId"):
             optional = [f"task {_task_number(record.get('taskId'))}"]
         core = f"{verb}{exit_text}"
     else:
@@ -205,6 +203,21 @@ def cut_words(text: str, limit: int) -> str:
         if at >= room // 2:
             return head[:at].rstrip(" ,;:([") + "..."
     return head + "..."
+
+
+def _parameter_words(parameters: Any) -> List[str]:
+    """``Name=value`` of each parameter for a subject: the frame first, paths last (the first to be left out),
+    else by name; each value cut to 60 characters."""
+    if not isinstance(parameters, Mapping):
+        return []
+
+    def rank(item: Tuple[Any, Any]) -> Tuple[int, str]:
+        name, value = str(item[0]), str(item[1])
+        if name.lower() in ("frame", "frames", "f"):
+            return (0, name)
+        return (2 if ("/" in value or "\\" in value) else 1, name)
+
+    return [f"{name}={cut_text(str(value), 60, '...')}" for name, value in sorted(parameters.items(), key=rank)]
 
 
 def _short_id(resource_id: str) -> str:
