@@ -387,7 +387,10 @@ def _failure_detail_checks(result, add) -> None:
                 problems.append(f"{label}: log excerpt not in the e-mail")
     chats = [c for c in (result.channels or {}).get("chat", []) if c.attributes.get("kind") == "sessionAction"
              and c.attributes.get("outcome") == "failure"]
-    no_tail = [c.subject for c in chats if "*Log* (last" not in str((c.body.get("content") or {}).get("description"))]
+    with_lines = {r["sessionActionId"] for r in failures if r.get("logExcerpt")}
+    no_tail = [c.subject for c in chats
+               if ((c.body.get("metadata") or {}).get("additionalContext") or {}).get("sessionActionId") in with_lines
+               and "*Log* (last" not in str((c.body.get("content") or {}).get("description"))]
     if texts or chats:
         add(Check("failure messages show the step name and the log lines (e-mail), a log tail (chat)",
                   not problems and not no_tail,
