@@ -131,6 +131,7 @@ DEFAULTS: Dict[str, Any] = {
     "waitForJobTimeoutHours": 24,
     "waiterSweepMinutes": 5,
     "submitAndWait": False,
+    "logExcerptLines": names.DEFAULT_LOG_EXCERPT_LINES,
 }
 
 
@@ -209,6 +210,8 @@ class WatchConfig:
     wait_for_job_timeout_hours: int = 24
     waiter_sweep_minutes: int = 5
     submit_and_wait: bool = False
+    #: Lines of the session's log a failed action's record carries (``logExcerpt``); 0 turns the reads off.
+    log_excerpt_lines: int = names.DEFAULT_LOG_EXCERPT_LINES
 
 
 def load_config(context: Mapping[str, Any]) -> WatchConfig:
@@ -293,6 +296,7 @@ def load_config(context: Mapping[str, Any]) -> WatchConfig:
         wait_for_job_timeout_hours=_int(key("waitForJobTimeoutHours"), raw("waitForJobTimeoutHours"), 1, 8760),
         waiter_sweep_minutes=_int(key("waiterSweepMinutes"), raw("waiterSweepMinutes"), 1, 60),
         submit_and_wait=_bool(key("submitAndWait"), raw("submitAndWait")),
+        log_excerpt_lines=_int(key("logExcerptLines"), raw("logExcerptLines"), 0, names.MAX_LOG_EXCERPT_LINES),
     )
     _check_combination(config)
     return config

@@ -32,7 +32,7 @@ DIGEST_BATCH_SIZE = 10
 #: Deadline Cloud reads the function makes (GetJob/GetSession: for readable messages and log locations).
 #: The batch reads authorize as these same IAM actions (Service Authorization Reference for AWS Deadline
 #: Cloud, "API operations" table): BatchGetSessionAction -> deadline:GetSessionAction, BatchGetTask ->
-#: deadline:GetTask, BatchGetJob -> deadline:GetJob, BatchGetSession -> deadline:GetSession; there is no
+#: deadline:GetTask, BatchGetJob -> deadline:GetJob, BatchGetSession -> deadline:GetSession, BatchGetStep -> deadline:GetStep; there is no
 #: deadline:BatchGet* action for them (deadline:BatchGetJobEntity is the worker agent's, unrelated).
 DEADLINE_READ_ACTIONS = (
     "deadline:GetSessionAction",
@@ -40,6 +40,7 @@ DEADLINE_READ_ACTIONS = (
     "deadline:ListSessionActions",
     "deadline:GetJob",
     "deadline:GetSession",
+    "deadline:GetStep",
 )
 #: Deadline Cloud API operations the function may call, each with the IAM action that authorizes it.
 DEADLINE_OPERATIONS = {
@@ -52,7 +53,14 @@ DEADLINE_OPERATIONS = {
     "BatchGetJob": "deadline:GetJob",
     "GetSession": "deadline:GetSession",
     "BatchGetSession": "deadline:GetSession",
+    "GetStep": "deadline:GetStep",
+    "BatchGetStep": "deadline:GetStep",
 }
+#: Reading the end of a failed action's session log (``logExcerpt``). Deadline Cloud writes session logs to
+#: the log group ``/aws/deadline/<farmId>/<queueId>`` (Deadline Cloud User Guide, "Session logs"); the ARN with
+#: ``:*`` after the group name is the form IAM policies use for actions other than group create/delete
+#: (CloudWatch Logs User Guide, "CloudWatch Logs resources and operations"), and covers its streams.
+SESSION_LOG_ACTIONS = ("logs:GetLogEvents",)
 DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")  # TransactWriteItems: UpdateItem
 #: The digest ledger: conditional writes of window and job-run items (TransactWriteItems authorizes as
 #: the Put/Update/Delete actions of its items; there is no separate IAM action for it), suspect-worker
@@ -92,6 +100,7 @@ def function_environment(
         names.ENV_SUSPECT_WORKER_FAILURES: str(config.suspect_worker_failures),
         names.ENV_SUSPECT_WORKER_WINDOW_MINUTES: str(config.suspect_worker_window_minutes),
         names.ENV_SUSPECT_WORKER_FAILURE_RATIO: repr(config.suspect_worker_failure_ratio),
+        names.ENV_LOG_EXCERPT_LINES: str(config.log_excerpt_lines),
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -123,6 +132,16 @@ def deadline_resource_names(farm_ids: Sequence[str], queue_ids: Sequence[str]) -
     if farm_ids:
         return [f"{farm}/*" for farm in farm_ids]
     return ["*"]
+
+
+def session_log_group_names(farm_ids: Sequence[str], queue_ids: Sequence[str]) -> List[str]:
+    """The Deadline Cloud session log groups the function may read: ``/aws/deadline/<farmId>/<queueId>`` of
+    the watched farms and queues (``*`` for what is not configured: every queue of a farm, every farm)."""
+    farms = list(farm_ids) or ["*"]
+    queues = list(queue_ids) or ["*"]
+    if farms == ["*"] and queues == ["*"]:
+        return ["/aws/deadline/*"]
+    return [f"/aws/deadline/{farm}/{queue}" for farm in farms for queue in queues]
 
 
 class SessionWatchFunction(Construct):
@@ -191,6 +210,19 @@ class SessionWatchFunction(Construct):
                 resources=self.deadline_resources,
             )
         )
+        self.session_log_resources = [
+            stack.format_arn(service="logs", resource="log-group", resource_name=f"{name}:*",
+                             arn_format=ArnFormat.COLON_RESOURCE_NAME)
+            for name in session_log_group_names(config.farm_ids, config.queue_ids)
+        ]
+        if config.log_excerpt_lines:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadSessionLogs",
+                    actions=list(SESSION_LOG_ACTIONS),
+                    resources=self.session_log_resources,
+                )
+            )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteHistory",
@@ -350,4 +382,16 @@ class SessionWatchFunction(Construct):
                 "listed; the read-only Deadline Cloud actions are scoped to the configured farms/queues "
                 "(context sessionWatch:farmIds / sessionWatch:queueIds), or to every farm of this "
                 "account and region when none is configured.",
+            )
+        for arn in self.session_log_resources:
+            finding = nag.resource_finding(stack, arn)
+            if "*" not in finding:
+                continue
+            nag.acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{finding}]",
+                "Session logs are read for sessions started after deployment, so stream names cannot be "
+                "listed: logs:GetLogEvents is scoped to the Deadline Cloud session log groups of the "
+                "configured farms/queues (/aws/deadline/<farmId>/<queueId>), or to /aws/deadline/* when "
+                "none is configured.",
             )

@@ -53,6 +53,8 @@ class Settings:
     #: WaitForJob's waiters (off when unset) and how long a waiter item lives (the wait's timeout).
     waiter_table_name: Optional[str] = None
     waiter_ttl_hours: int = 24
+    #: Lines of the session's log a failed action's record carries (``logExcerpt``); 0: none are read.
+    log_excerpt_lines: int = names.DEFAULT_LOG_EXCERPT_LINES
 
     @property
     def channels(self) -> Tuple[str, ...]:
@@ -115,6 +117,8 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
     suspect_minutes = _int(env, names.ENV_SUSPECT_WORKER_WINDOW_MINUTES,
                            names.DEFAULT_SUSPECT_WORKER_WINDOW_MINUTES, 1, 1440)
     suspect_ratio = _ratio(env, names.ENV_SUSPECT_WORKER_FAILURE_RATIO, names.DEFAULT_SUSPECT_WORKER_FAILURE_RATIO)
+    excerpt_lines = _int(env, names.ENV_LOG_EXCERPT_LINES, names.DEFAULT_LOG_EXCERPT_LINES, 0,
+                         names.MAX_LOG_EXCERPT_LINES)
 
     digest_table = env.get("DIGEST_TABLE_NAME", "").strip() or None
     if digest_table and not _TABLE_NAME.match(digest_table):
@@ -157,6 +161,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         suspect_worker_failures=suspect_failures, suspect_worker_window_minutes=suspect_minutes,
         suspect_worker_failure_ratio=suspect_ratio,
         waiter_table_name=waiter_table, waiter_ttl_hours=waiter_ttl,
+        log_excerpt_lines=excerpt_lines,
     )
 
 

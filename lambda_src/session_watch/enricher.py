@@ -1,13 +1,18 @@
-"""Enrichment: job name and priority, worker and log location, root cause, with bounded calls.
+"""Enrichment: job name and priority, step name, worker and log location, the end of the session's log,
+root cause; calls bounded and cached.
 
-Caches live for the execution environment (job details per job, session details and root causes per
-session). Sessions are read once each (one BatchGetSession per batch for every session it names, or one
-GetSession per new session), so every record whose session has a worker names it; a lookup Deadline Cloud
-refused is not retried for that job before the next window (``DIGEST_WINDOW_SECONDS``). Job and root-cause
-lookups are bounded: at most ``ENRICHMENT_CALLS_PER_JOB_WINDOW`` calls of each kind per job per window in
-this execution environment, where one call may be a Batch* read covering many. A failed or skipped lookup
-never stops a record or a notification: the record goes on without the detail and names it in
-``enrichmentMissing``.
+Caches live for the execution environment (job details per job, step names per job and step, session
+details and root causes per session, log excerpts per session and end time). Sessions and steps are read
+once each (one BatchGetSession / BatchGetStep per batch for every one it names, or one GetSession / GetStep
+per new one), so every record whose session has a worker names it, and every step its name; root causes
+once per session (ListSessionActions, then one BatchGetSessionAction per batch). Job lookups are bounded by
+``ENRICHMENT_CALLS_PER_JOB_WINDOW`` calls per job per window (one call may be a Batch* read covering many).
+A lookup Deadline Cloud refused (throttled after botocore's retries, denied) is not retried for that job
+before the next window (``DIGEST_WINDOW_SECONDS``). The end of the session's log (``logExcerpt``, CloudWatch
+Logs GetLogEvents) is read for failed actions only, once per session and end time, at most
+``LOG_READS_PER_JOB_WINDOW`` reads per job per window. A failed lookup never stops a record or a
+notification: the record goes on without the detail and ``enrichmentMissing`` says, in plain words, what is
+missing and why.
 """
 
 from __future__ import annotations
@@ -21,22 +26,33 @@ from .domain.enrichment import JobInfo, SessionInfo
 from .domain.normalise import normalise_session_action
 from .domain.record import Record, RootCause
 from .domain.requests import SessionActionRef
-from .errors import DeadlineError, MalformedSessionActionError
+from .errors import DeadlineError, DeadlineUnavailable, MalformedSessionActionError, SessionLogUnreadable
 from .observability import Metric, count, logger
-from .ports import DeadlinePort
+from .ports import DeadlinePort, SessionLogPort
 
-#: Kinds of enrichment call, each with its own budget.
-JOB, SESSION, ROOT_CAUSE = "job", "session", "rootCause"
+#: Kinds of enrichment call.
+JOB, SESSION, ROOT_CAUSE, STEP, LOG = "job", "session", "rootCause", "step", "log"
+#: Most GetLogEvents calls per job per window in one execution environment (CloudWatch Logs allows 25 per
+#: second per account and Region; a failure storm must not spend them all). Each failed action needs one.
+LOG_READS_PER_JOB_WINDOW = 50
+#: Error codes after which a kind of lookup is not retried for the job before the next window.
+_REFUSALS = frozenset({"ThrottlingException", "AccessDeniedException", "AccessDenied",
+                       "InternalServerErrorException", "ServiceUnavailableException"})
 
 _CACHE_SIZE = 4096
 _NO_ROOT_CAUSE: Dict[str, Any] = {}
 
 
 class Enricher:
-    def __init__(self, deadline: DeadlinePort, settings: Settings) -> None:
+    def __init__(self, deadline: DeadlinePort, settings: Settings, logs: Optional[SessionLogPort] = None) -> None:
         self._deadline = deadline
         self._settings = settings
+        self._logs = logs
         self._jobs: Lru = Lru(_CACHE_SIZE)
+        self._steps: Lru = Lru(_CACHE_SIZE)  # (job id, step id) -> step name ("" when it has none)
+        self._excerpts: Lru = Lru(256)  # (group, stream, end time) -> the lines
+        self._unread_logs: Lru = Lru(256)  # (group, stream, end time) -> (window, why it could not be read)
+        self._log_reads: Dict[str, Tuple[int, int]] = {}  # job id -> (window, GetLogEvents calls)
         self._sessions: Lru = Lru(_CACHE_SIZE)
         self._root_causes: Lru = Lru(_CACHE_SIZE)  # session id -> root cause dict, or _NO_ROOT_CAUSE
         self._root_cause_records: Lru = Lru(_CACHE_SIZE)  # session id -> the root cause's full record
@@ -69,8 +85,8 @@ class Enricher:
         return self._missing.get((kind, job_id))
 
     def _limit_text(self) -> str:
-        return (f"call limit ({self._settings.enrichment_calls_per_job_window} per job per "
-                f"{self._settings.digest_window_seconds} s) reached")
+        return (f"not asked again yet: Deadline Cloud was asked {self._settings.enrichment_calls_per_job_window} "
+                f"time(s) for this job in the last {self._settings.digest_window_seconds} s")
 
     # --- job -------------------------------------------------------------------------------------
 
@@ -111,6 +127,80 @@ class Enricher:
         self._missing.pop((SESSION, record["jobId"]), None)
         return info, None
 
+    # --- step --------------------------------------------------------------------------------------
+
+    def step(self, record: Record, now: float) -> Tuple[Optional[str], Optional[str]]:
+        """The step's name (GetStep, cached per job and step), or why it is missing."""
+        step_id = record.get("stepId")
+        if not step_id:
+            return None, None
+        key = (record["jobId"], step_id)
+        cached = self._steps.get(key)
+        if cached is not None:
+            return cached or None, None
+        refused = self._refused_recently(STEP, record["jobId"], now)
+        if refused:
+            return None, f"stepName: {refused}"
+        try:
+            name = domain.step_name(self._deadline.get_step(record["farmId"], record["queueId"], record["jobId"],
+                                                            step_id))
+        except (DeadlineError, MalformedSessionActionError) as err:
+            return None, self._failed(STEP, record["jobId"], "stepName", "GetStep", err, now)
+        self._steps.put(key, name or "")
+        return name, None
+
+    # --- the end of the session's log -----------------------------------------------------------------
+
+    def log_excerpt(self, record: Record, session: Optional[SessionInfo],
+                    now: float) -> Tuple[Optional[List[str]], Optional[str]]:
+        """The last lines the session logged up to the action's end (failed actions only), or why not."""
+        lines = self._settings.log_excerpt_lines
+        if lines <= 0 or self._logs is None or not domain.wants_log_excerpt(record):
+            return None, None
+        session_id = record["sessionId"] or ""
+        if session is None:
+            session = domain.default_session_info(record["farmId"], record["queueId"], session_id)
+        end = domain.log_end_time_ms(record)
+        key = (session.log_group, session.log_stream, end)
+        cached = self._excerpts.get(key)
+        if cached is not None:
+            return list(cached), None
+        window = int(now // self._settings.digest_window_seconds)
+        unread = self._unread_logs.get(key)
+        if unread is not None and unread[0] == window:  # this stream was not there: not asked again yet
+            return None, f"logExcerpt: {unread[1]}"
+        job_id = record["jobId"]
+        refused = self._refused_recently(LOG, job_id, now)
+        if refused:
+            return None, f"logExcerpt: {refused}"
+        start, used = self._log_reads.get(job_id, (window, 0))
+        used = used if start == window else 0
+        if used >= LOG_READS_PER_JOB_WINDOW:
+            count(Metric.ENRICHMENT_SKIPPED)
+            return None, (f"logExcerpt: not read, {LOG_READS_PER_JOB_WINDOW} log reads for this job in "
+                          f"{self._settings.digest_window_seconds} s already (open the log link instead)")
+        self._log_reads[job_id] = (window, used + 1)
+        if len(self._log_reads) > _CACHE_SIZE:
+            self._log_reads.pop(next(iter(self._log_reads)))
+        try:
+            messages = self._logs.tail(session.log_group, session.log_stream, end_time_ms=end, lines=lines)
+        except SessionLogUnreadable as err:
+            count(Metric.ENRICHMENT_FAILED)
+            if err.code not in _REFUSALS:  # this stream only (not there yet, say): not asked again in this window
+                self._unread_logs.put(key, (window, err.reason))
+            else:  # refused: no log of the job is asked for again in this window
+                self._missing[(LOG, job_id)] = err.reason
+                self._failed_at[(LOG, job_id)] = window
+                for cache in (self._missing, self._failed_at):
+                    if len(cache) > _CACHE_SIZE:
+                        cache.pop(next(iter(cache)))
+            logger.warning("session log could not be read; the notification goes out without its lines",
+                           extra={"jobId": job_id, "sessionId": session_id, "error": err.code or "unknown"})
+            return None, f"logExcerpt: {err.reason}"
+        excerpt = domain.excerpt_lines(messages, max_lines=lines)
+        self._excerpts.put(key, tuple(excerpt))
+        return excerpt, None
+
     # --- root cause ------------------------------------------------------------------------------
 
     def root_cause(self, record: Record, now: float) -> Tuple[Optional[RootCause], Optional[str]]:
@@ -120,8 +210,9 @@ class Enricher:
         cached = self._root_causes.get(session_id)
         if cached is not None:
             return (cached or None), None
-        if not self._allow(ROOT_CAUSE, record["jobId"], now):
-            return None, f"rootCause: {self._missing.get((ROOT_CAUSE, record['jobId']), self._limit_text())}"
+        refused = self._refused_recently(ROOT_CAUSE, record["jobId"], now)
+        if refused:
+            return None, f"rootCause: {refused}"
         try:
             summaries = self._deadline.session_actions_of_session(
                 record["farmId"], record["queueId"], record["jobId"], session_id
@@ -136,7 +227,7 @@ class Enricher:
                 farm_id=ref.farm_id, queue_id=ref.queue_id, job_id=ref.job_id,
             )
         except (DeadlineError, MalformedSessionActionError) as err:
-            return None, self._failed(ROOT_CAUSE, record["jobId"], "rootCause", "ListSessionActions", err)
+            return None, self._failed(ROOT_CAUSE, record["jobId"], "rootCause", "ListSessionActions", err, now)
         self.remember_root_cause(session_id, cause_record)
         self._missing.pop((ROOT_CAUSE, record["jobId"]), None)
         return domain.root_cause(cause_record), None
@@ -180,21 +271,37 @@ class Enricher:
                 now=now,
             )
 
-        # Root causes: one ListSessionActions per session that needs one (within the budget), then one
-        # BatchGetSessionAction for every first failed action found.
+        # One BatchGetStep for every step of the batch whose name is not known yet.
+        steps: Dict[Tuple[str, str], Tuple[str, str, str, str]] = {}
+        for r in records:
+            step_id = r.get("stepId")
+            if not step_id:
+                continue
+            key = (r["jobId"], step_id)
+            if key not in self._steps and key not in steps:
+                steps[key] = (r["farmId"], r["queueId"], r["jobId"], step_id)
+        wanted_steps = [s for s in steps.values() if not self._refused_recently(STEP, s[2], now)]
+        if wanted_steps:
+            self._batch_fill(
+                STEP, "stepName", "BatchGetStep", self._deadline.batch_get_steps, wanted_steps,
+                job_of=lambda s: s[2],
+                store=lambda s, item: self._steps.put((s[2], s[3]), domain.step_name(item) or ""),
+                now=now,
+            )
+
+        # Root causes: one ListSessionActions per session that needs one, then one BatchGetSessionAction
+        # for every first failed action found.
         causes: Dict[str, SessionActionRef] = {}
         for r, run_status in zip(records, task_run_statuses):
             sid = r.get("sessionId")
             if not sid or sid in self._root_causes or not domain.needs_root_cause(r, run_status):
                 continue
-            if any(c.job_id == r["jobId"] for c in causes.values()) or sid in causes:
-                continue  # leave further sessions of the job to root_cause() and its budget
-            if not self._allow(ROOT_CAUSE, r["jobId"], now):
+            if sid in causes or self._refused_recently(ROOT_CAUSE, r["jobId"], now):
                 continue
             try:
                 summaries = self._deadline.session_actions_of_session(r["farmId"], r["queueId"], r["jobId"], sid)
             except (DeadlineError, MalformedSessionActionError) as err:
-                self._failed(ROOT_CAUSE, r["jobId"], "rootCause", "ListSessionActions", err)
+                self._failed(ROOT_CAUSE, r["jobId"], "rootCause", "ListSessionActions", err, now)
                 continue
             failed_id = domain.first_failed_action_id(summaries)
             if failed_id is None:
@@ -206,7 +313,7 @@ class Enricher:
                 found, errors = self._deadline.batch_get_session_actions(causes.values())
             except (DeadlineError, MalformedSessionActionError) as err:
                 for ref in causes.values():
-                    self._failed(ROOT_CAUSE, ref.job_id, "rootCause", "BatchGetSessionAction", err)
+                    self._failed(ROOT_CAUSE, ref.job_id, "rootCause", "BatchGetSessionAction", err, now)
                 return
             for sid, ref in causes.items():
                 ident = (ref.farm_id, ref.queue_id, ref.job_id, ref.session_action_id)
@@ -214,13 +321,13 @@ class Enricher:
                 if item is None:
                     error = errors.get(ident)
                     if error is not None:
-                        self._failed(ROOT_CAUSE, ref.job_id, "rootCause", "BatchGetSessionAction", error)
+                        self._failed(ROOT_CAUSE, ref.job_id, "rootCause", "BatchGetSessionAction", error, now)
                     continue
                 try:
                     cause = normalise_session_action(item, farm_id=ref.farm_id, queue_id=ref.queue_id,
                                                      job_id=ref.job_id)
                 except MalformedSessionActionError as err:
-                    self._failed(ROOT_CAUSE, ref.job_id, "rootCause", "BatchGetSessionAction", err)
+                    self._failed(ROOT_CAUSE, ref.job_id, "rootCause", "BatchGetSessionAction", err, now)
                     continue
                 self.remember_root_cause(sid, cause)
 
@@ -249,7 +356,13 @@ class Enricher:
         job, why = self.job(record["farmId"], record["queueId"], record["jobId"], now)
         if why:
             missing.append(why)
+        step, why = self.step(record, now)
+        if why:
+            missing.append(why)
         session, why = self.session(record, now)
+        if why:
+            missing.append(why)
+        excerpt, why = self.log_excerpt(record, session, now)
         if why:
             missing.append(why)
         cause = None
@@ -259,14 +372,17 @@ class Enricher:
                 missing.append(why)
         s = self._settings
         return domain.enrich(record, job=job, session=session, root_cause=cause, region=s.region,
-                             partition=s.partition, monitor_url=s.monitor_url, missing=missing)
+                             partition=s.partition, monitor_url=s.monitor_url, missing=missing,
+                             step_name=step, log_excerpt=excerpt)
 
     def _failed(self, kind: str, job_id: str, field: str, operation: str, err: Exception,
                 now: Optional[float] = None) -> str:
         code = getattr(err, "code", None) or type(err).__name__
-        reason = f"{operation} {code}"
+        reason = failure_words(operation, code)
         self._missing[(kind, job_id)] = reason
-        if now is not None:
+        if now is not None and (code in _REFUSALS or isinstance(err, DeadlineUnavailable)):
+            # Refused or unavailable: not asked again for this job before the next window. A missing item
+            # (one deleted session) says nothing about the others.
             self._failed_at[(kind, job_id)] = int(now // self._settings.digest_window_seconds)
         for cache in (self._missing, self._failed_at):
             if len(cache) > _CACHE_SIZE:
@@ -275,3 +391,23 @@ class Enricher:
         logger.warning("enrichment call failed; the notification goes out without it",
                        extra={"jobId": job_id, "detail": field, "operation": operation, "error": code})
         return f"{field}: {reason}"
+
+
+def failure_words(operation: str, code: str) -> str:
+    """Why a Deadline Cloud lookup gave nothing, in words a render wrangler understands (the operation and
+    the error code stay at the end, for whoever has to look further)."""
+    if code == "ThrottlingException":
+        words = "Deadline Cloud was busy and refused the read, still after retries"
+    elif code in ("AccessDeniedException", "AccessDenied"):
+        words = "this service may not read it (access denied; check the function's role and the farm's KMS key)"
+    elif code == "ResourceNotFoundException":
+        words = "Deadline Cloud no longer has it (deleted, or the job is gone)"
+    elif code == "MalformedSessionActionError":
+        words = "Deadline Cloud's answer did not have the expected shape"
+    elif code == "ValidationException":
+        words = "Deadline Cloud refused the request as invalid"
+    elif code in ("InternalServerErrorException", "DeadlineUnavailable") or code.endswith(("Timeout", "Error")):
+        words = "Deadline Cloud did not answer, still after retries"
+    else:
+        words = "the read failed"
+    return f"{words} ({operation} {code})"

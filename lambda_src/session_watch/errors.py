@@ -139,3 +139,17 @@ class WaiterResumeError(SessionWatchError):
 #: ``names.py``, which the stack reads too; a unit test keeps them equal to the classes here).
 RETRYABLE_ERROR_NAMES = names.RETRYABLE_ERROR_NAMES
 NON_RETRYABLE_ERROR_NAMES = names.NON_RETRYABLE_ERROR_NAMES
+
+
+# --- Enrichment that never stops a record ------------------------------------------------------------
+
+
+class SessionLogUnreadable(Exception):
+    """The session's log could not be read (CloudWatch Logs refused, throttled after retries, no such
+    stream). Never raised out of the handler: the record goes on with ``logExcerpt`` null and ``reason``
+    (plain words a render wrangler understands) in ``enrichmentMissing``."""
+
+    def __init__(self, reason: str, code: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code

@@ -16,6 +16,7 @@ from .adapters.digest_ledger import DigestLedger, DigestQueue
 from .adapters.notifier import Notifier
 from .adapters.record_store import RecordStore
 from .adapters.waiters import JobParts, TaskTokens, WaiterStore
+from .adapters.session_logs import SessionLogReader
 from .batch import process_batch
 from .config import Settings, get_settings
 from .domain.requests import is_sqs_batch, parse_invocation
@@ -39,7 +40,9 @@ def _service(settings: Settings) -> Service:
             chat_topic_arn=settings.chat_topic_arn, event_bus_name=settings.event_bus_name,
             events_client=clients.lazy("events") if settings.event_bus_name else None,
         ),
-        enricher=Enricher(deadline, settings),
+        # The logs client is made on first use: only failed actions read their session's log.
+        enricher=Enricher(deadline, settings,
+                          SessionLogReader(clients.lazy("logs")) if settings.log_excerpt_lines else None),
         ledger=DigestLedger(clients.client("dynamodb"), settings.digest_table_name)
         if settings.digest_table_name else None,
         # Most invocations never queue a flush: the SQS client is made on first use.

@@ -7,8 +7,11 @@ Two pieces:
   of the EventBridge events it would send (``Task Run Status Change``, ``Step Run Status Change``,
   ``Job Run Status Change``). IDs are seeded, so runs are reproducible.
 * :class:`DeadlineStandIn` (``server.py``): a stdlib HTTP server speaking the real REST-JSON routes of
-  GetSessionAction, ListSessionActions, GetTask, GetJob, GetSession and their Batch* forms over a
-  farm, with fault injection (:class:`Faults`) and per-operation call counts.
+  GetSessionAction, ListSessionActions, GetTask, GetJob, GetSession, GetStep and their Batch* forms
+  over a farm, with fault injection (:class:`Faults`) and per-operation call counts.
+* ``session_logs.py``: what each session action logs and a sink that writes it to CloudWatch Logs
+  (``RenderFarm.session_log_sink``; moto's in the demo), group ``/aws/deadline/<farmId>/<queueId>``, stream
+  ``<sessionId>``.
 
 Reaching it from boto3
 ----------------------

@@ -423,6 +423,8 @@ class SessionAction:
     progress_message: Optional[str] = None
     manifests: Optional[List[Dict[str, str]]] = None
     acquired_limits: Optional[List[Dict[str, Any]]] = None
+    #: The status before the last change (the farm's log writer reads it).
+    status_before_change: str = "ASSIGNED"
 
     @property
     def definition_type(self) -> str:
@@ -508,6 +510,9 @@ class RenderFarm:
         self._sessions: "OrderedDict[str, Session]" = OrderedDict()
         self._session_actions: Dict[str, SessionAction] = {}
         self._outbox: List[Dict[str, Any]] = []
+        #: Where session logs go (``session_logs.CloudWatchLogsSink`` in the demo and the e2e tests): called with
+        #: (log group, log stream, [(epoch ms, line), ...]) after every status change of an action. None: not written.
+        self.session_log_sink: Optional[Callable[[str, str, List[Any]], None]] = None
 
     # -- farms, queues, fleets, workers --------------------------------------------------------
 
@@ -664,6 +669,11 @@ class RenderFarm:
         """The keyword arguments of ``GetSession`` for a session."""
         s = self.session(session_id)
         return {"farmId": s.farm_id, "queueId": s.queue_id, "jobId": s.job_id, "sessionId": s.session_id}
+
+    def step_ref(self, step_id: str) -> Dict[str, str]:
+        """The keyword arguments of ``GetStep`` for a step."""
+        s = self.step(step_id)
+        return {"farmId": s.farm_id, "queueId": s.queue_id, "jobId": s.job_id, "stepId": s.step_id}
 
     def job_ref(self, job_id: str) -> Dict[str, str]:
         """The keyword arguments of ``GetJob`` for a job."""
@@ -918,9 +928,12 @@ class RenderFarm:
                 "manifests": manifests,
                 "acquired_limits": acquired_limits,
             }
+            previous = action.status_before_change
             for name, value in explicit.items():
                 if value is not UNSET:
                     setattr(action, name, value)
+            if previous != status:
+                self._log_action(action, previous, status, now)
             return list(self._outbox[before:])
 
     def report_progress(
@@ -1014,7 +1027,9 @@ class RenderFarm:
         force: bool = False,
     ) -> None:
         if action.status == status and not force:
+            action.status_before_change = status
             return
+        action.status_before_change = action.status if not force else "ASSIGNED"
         action.status = status
         if status == "RUNNING" and action.started_at is None:
             action.started_at = now
@@ -1039,6 +1054,22 @@ class RenderFarm:
         target = task_run_status or SESSION_ACTION_TO_TASK_RUN_STATUS.get(status)
         if target is not None:
             self._move_task(task, target, now)
+
+    def _log_action(self, action: SessionAction, previous: str, status: str, now: datetime) -> None:
+        """Write what the worker agent logs for this status change to the session's log (when a sink is set)."""
+        if self.session_log_sink is None:
+            return
+        from .session_logs import action_lines
+
+        task = self._tasks.get(action.task_id) if action.task_id else None
+        step = self._steps.get(task.step_id) if task is not None else None
+        parameters = {k: next(iter(v.values())) if isinstance(v, dict) and v else v
+                      for k, v in (task.parameters if task is not None else {}).items()}
+        events = action_lines(action, previous, status, now, step_name=step.name if step else None,
+                              parameters=parameters or None)
+        if events:
+            session = self._sessions[action.session_id]
+            self.session_log_sink(session.log_group_name, session.log_stream_name, events)
 
     # -- boto3-shaped views --------------------------------------------------------------------
 
@@ -1140,6 +1171,24 @@ class RenderFarm:
                 description="description",
             )
             return out
+
+    def describe_step(self, farm_id: str, queue_id: str, job_id: str, step_id: str) -> Dict[str, Any]:
+        """What ``GetStep`` returns (the members the botocore model requires, and the retry count)."""
+        with self.lock:
+            job = self._job_at(farm_id, queue_id, job_id)
+            step = self._steps.get(step_id)
+            if step is None or step.job_id != job.job_id:
+                raise ResourceNotFound("step", step_id, {"jobId": job_id})
+            return {
+                "stepId": step.step_id,
+                "name": step.name,
+                "lifecycleStatus": "CREATE_COMPLETE",
+                "taskRunStatus": step.task_run_status,
+                "taskRunStatusCounts": dict(step.task_run_status_counts),
+                "taskFailureRetryCount": sum(t.failure_retry_count for t in step.tasks),
+                "createdAt": job.created_at,
+                "createdBy": job.created_by,
+            }
 
     def describe_session(self, farm_id: str, queue_id: str, job_id: str, session_id: str) -> Dict[str, Any]:
         """What ``GetSession`` returns (``log`` is awslogs, group ``/aws/deadline/<farm>/<queue>``,

@@ -5,7 +5,7 @@ Routes, shapes and error encodings follow the botocore model
 ``client("deadline")`` parses the answers exactly as it parses the real service's:
 
 * ``GET`` GetSessionAction, ListSessionActions, GetTask, GetJob, GetSession (path and querystring
-  parameters), ``POST`` BatchGetSessionAction, BatchGetTask, BatchGetJob, BatchGetSession (JSON
+  parameters), ``POST`` BatchGetSessionAction, BatchGetTask, BatchGetJob, BatchGetSession, BatchGetStep (JSON
   body ``{"identifiers": [...]}``, 1..100 items, per-item ``errors[]`` with ``code``/``message``);
 * timestamps as ISO 8601 strings with milliseconds (every timestamp shape of these operations has
   ``timestampFormat: iso8601``);
@@ -353,10 +353,12 @@ ROUTES: Tuple[Route, ...] = (
     Route("GetTask", "GET", "/2023-10-12/farms/{farmId}/queues/{queueId}/jobs/{jobId}/steps/{stepId}/tasks/{taskId}"),
     Route("GetJob", "GET", "/2023-10-12/farms/{farmId}/queues/{queueId}/jobs/{jobId}"),
     Route("GetSession", "GET", "/2023-10-12/farms/{farmId}/queues/{queueId}/jobs/{jobId}/sessions/{sessionId}"),
+    Route("GetStep", "GET", "/2023-10-12/farms/{farmId}/queues/{queueId}/jobs/{jobId}/steps/{stepId}"),
     Route("BatchGetSessionAction", "POST", "/2023-10-12/batch-get-session-action"),
     Route("BatchGetTask", "POST", "/2023-10-12/batch-get-task"),
     Route("BatchGetJob", "POST", "/2023-10-12/batch-get-job"),
     Route("BatchGetSession", "POST", "/2023-10-12/batch-get-session"),
+    Route("BatchGetStep", "POST", "/2023-10-12/batch-get-step"),
 )
 _COMPILED = [(route, route.regex) for route in ROUTES]
 
@@ -408,6 +410,20 @@ BATCH_OPERATIONS = {
         ("farmId", "queueId", "jobId", "sessionId"),
         "sessions",
         frozenset({"InternalServerErrorException", "ResourceNotFoundException", "ValidationException"}),
+    ),
+    # botocore model: BatchGetStepErrorCode.
+    "BatchGetStep": (
+        ("farmId", "queueId", "jobId", "stepId"),
+        "steps",
+        frozenset(
+            {
+                "InternalServerErrorException",
+                "ResourceNotFoundException",
+                "ValidationException",
+                "AccessDeniedException",
+                "ThrottlingException",
+            }
+        ),
     ),
 }
 BATCH_MAX_IDENTIFIERS = 100
@@ -547,6 +563,13 @@ class _Api:
         except ResourceNotFound as err:
             raise self._not_found(err) from None
 
+    def GetStep(self, params, query, body):
+        ids = self._path_ids("GetStep", params, ("farmId", "queueId", "jobId", "stepId"))
+        try:
+            return self.farm.describe_step(*ids)
+        except ResourceNotFound as err:
+            raise self._not_found(err) from None
+
     # -- batch -----------------------------------------------------------------------------------
 
     def _batch(self, operation: str, body: Any, describe: Callable[..., Dict[str, Any]]) -> Dict[str, Any]:
@@ -598,6 +621,9 @@ class _Api:
 
     def BatchGetSession(self, params, query, body):
         return self._batch("BatchGetSession", body, self.farm.describe_session)
+
+    def BatchGetStep(self, params, query, body):
+        return self._batch("BatchGetStep", body, self.farm.describe_step)
 
 
 def _not_found_message(err: ResourceNotFound) -> str:

@@ -248,6 +248,8 @@ def evaluate(result: "DemoResult") -> List[Check]:
         add(Check("root causes as expected", not cause_problems,
                   "; ".join(cause_problems[:10]) or f"{plural(len(expect['rootCause']), 'pattern')} as expected"))
 
+    _failure_detail_checks(result, add)
+
     notifications = result.notifications
     per_action = [n for n in notifications if result.kind_of(n) == "sessionAction"]
     digests = [n for n in notifications if result.kind_of(n) == "digest"]
@@ -354,6 +356,58 @@ def evaluate(result: "DemoResult") -> List[Check]:
               f"{plural(dlq, 'message')} (expected {_show(expect.get('deadLetters', 0))})"
               + (" in " + ", ".join(f"{name} {len(m)}" for name, m in queues.items()) if queues else "")))
     return checks
+
+
+def _failure_detail_checks(result, add) -> None:
+    """What every failure carries (issue 14): its worker and fleet, its step's name, the end of its session's
+    log; a detail that could not be read is named in plain words in ``enrichmentMissing``; the messages show
+    them (the e-mail the step's name and the log lines, chat a log tail)."""
+    failures = [r for r in result.rows if r.get("outcome") == "failure" and r.get("sessionId")]
+    if not failures:
+        return
+    lacking = []
+    for row in failures:
+        label = row.get("label") or row["sessionActionId"]
+        missing = " ".join(row.get("enrichmentMissing") or [])
+        for key, wanted in (("workerId", True), ("fleetId", True), ("stepName", bool(row.get("stepId"))),
+                            ("logExcerpt", True)):
+            explained = {"fleetId": "workerId"}.get(key, key) + ":" in missing
+            if wanted and not row.get(key) and not explained:
+                lacking.append(f"{label}: no {key}")
+        if "call limit" in missing or "limit (" in missing:
+            lacking.append(f"{label}: enrichmentMissing says {missing[:80]!r}")
+    whole = sum(1 for r in failures if r.get("workerId") and r.get("logExcerpt")
+                and (r.get("stepName") or not r.get("stepId")))
+    add(Check("every failure carries its worker, step name and the end of its session's log (or says why not)",
+              not lacking, f"{whole} of {plural(len(failures), 'failure row')} carry all three"
+              + _listed("lacking", lacking[:10])))
+
+    texts = []
+    for n in result.notifications:
+        if result.kind_of(n) in ("sessionAction", "digest") and n.email:
+            texts.append((n, n.email))
+    problems = []
+    for n, email in texts:
+        rows = [n.record] if result.kind_of(n) == "sessionAction" else list(n.record.get("sample") or [])
+        for row in rows:
+            if row.get("outcome", "failure") != "failure" or not row.get("sessionId"):
+                continue
+            label = result.label_of(row.get("sessionActionId")) or row.get("sessionActionId")
+            if row.get("stepName") and str(row["stepName"]) not in email:
+                problems.append(f"{label}: step name not in the e-mail")
+            if row.get("logExcerpt") and str(row["logExcerpt"][-1]) not in email:
+                problems.append(f"{label}: log excerpt not in the e-mail")
+    chats = [c for c in (result.channels or {}).get("chat", []) if c.attributes.get("kind") == "sessionAction"
+             and c.attributes.get("outcome") == "failure"]
+    with_lines = {r["sessionActionId"] for r in failures if r.get("logExcerpt")}
+    no_tail = [c.subject for c in chats
+               if ((c.body.get("metadata") or {}).get("additionalContext") or {}).get("sessionActionId") in with_lines
+               and "*Log* (last" not in str((c.body.get("content") or {}).get("description"))]
+    if texts or chats:
+        add(Check("failure messages show the step name and the log lines (e-mail), a log tail (chat)",
+                  not problems and not no_tail,
+                  f"{plural(len(texts), 'e-mail')}, {plural(len(chats), 'chat message')} of failures"
+                  + _listed("", problems[:6]) + (f"; {len(no_tail)} chat message(s) without a log tail" if no_tail else "")))
 
 
 def _channel_checks(result, add) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from local.deadline_farm import DeadlineStandIn, RenderFarm
+from local.deadline_farm.session_logs import CloudWatchLogsSink
 from local.moto_stack import (
     Batch,
     DeployedStack,
@@ -427,9 +428,13 @@ def _run(options: DemoOptions, progress: Progress, on_ready: Optional[Callable[[
                 progress.detail(f"  + {text}")
         clock = demo_clock()
         farm = RenderFarm(scenario.seed, clock=clock, account=account, region=region)
+        # Each session's log goes to moto's CloudWatch Logs, as a worker agent writes it (the function reads
+        # the end of a failed action's lines from there: logExcerpt).
+        farm.session_log_sink = CloudWatchLogsSink(moto.client("logs"), buffered=True)  # flushed before each delivery
         standin = stack.enter_context(DeadlineStandIn(farm, seed=scenario.seed))
         progress.info(f"Deadline Cloud stand-in at {standin.endpoint_url} (GetSessionAction, ListSessionActions, "
-                      "GetTask, GetJob, GetSession and their Batch* forms)")
+                      "GetTask, GetJob, GetSession, GetStep and their Batch* forms); session logs go to moto's "
+                      "CloudWatch Logs")
 
         progress.phase(3, total, "Deploy", f"stack {options.stack_name} into moto's CloudFormation")
         # The events channel's queue: the synthesised rule names it (sessionWatch:eventQueueArns), as a user's would.

@@ -624,6 +624,9 @@ class Player:
         waits for)."""
         if not events:
             return
+        flush = getattr(self.farm.session_log_sink, "flush", None)
+        if flush is not None:  # the session logs the farm wrote so far reach CloudWatch Logs first
+            flush()
         deliveries = self.bus.put_many([(e.event, e.label) for e in events], note=note)
         self.bus.settle()
         batch = []

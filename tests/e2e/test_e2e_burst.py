@@ -77,7 +77,7 @@ def test_one_job_level_message(demo):
     [job] = demo.messages("jobRun")
     assert {k: v for k, v in job.record["taskRunStatusCounts"].items() if v} == {"FAILED": TASKS}
     assert job.attributes["status"] == "FAILED" and job.attributes["outcome"] == "failure"
-    assert job.subject == "Deadline: job shot-100_fx_v007 failed (1000 failed of 1000 tasks)"
+    assert job.subject == "Deadline: shot-100_fx_v007: job failed (1000 failed of 1000 tasks)"
     summary = job.record["failureSummary"]
     assert summary["failedActions"] == summary["tasksFailed"] == TASKS
     assert summary["story"] == f"{TASKS} failed actions for {TASKS} tasks that did not succeed"
@@ -104,7 +104,7 @@ def test_each_mode_one_message_per_failed_action(demo):
     assert {n.record["sessionActionId"] for n in messages} == {r["sessionActionId"] for r in demo.rows}
     for n in messages:
         assert n.attributes["kind"] == "sessionAction" and n.attributes["status"] == "FAILED"
-        assert n.subject.startswith("Deadline: Task run failed (exit 1): [Frame=")
+        assert n.subject.startswith("Deadline: shot-100_fx_v007: Render Frame=") and " failed (exit 1)" in n.subject
     sample = next(n for n in messages if n.record["parameters"]["Frame"] == 1)
     assert MESSAGE in sample.email and "Frame=1, Scene=/mnt/projects/shot-100/fx_v007.blend" in sample.email
     assert all(r["notifiedStatus"] == "FAILED" for r in demo.rows)
@@ -132,8 +132,8 @@ def test_digest_mode_one_message_per_job_and_window(demo):
         assert len(record["sample"]) == min(10, failures)
         assert all(s["status"] == "FAILED" and s["processExitCode"] == 1 for s in record["sample"])
         assert record["rootCauses"] == [] and record["distinctRootCauses"] == 0
-        assert re.fullmatch(rf"Deadline: {failures} failures in job shot-100_fx_v007 \(window "
-                            r"\d\d:\d\d:\d\d-\d\d:\d\d:\d\d UTC\)", n.subject), n.subject
+        assert re.fullmatch(rf"Deadline: shot-100_fx_v007: {failures} failures in window "
+                            r"\d\d:\d\d:\d\d-\d\d:\d\d:\d\d UTC", n.subject), n.subject
         assert MESSAGE[:120] in n.email and "By exit code:" in n.email
         assert len(n.raw["Message"].encode()) < 256 * 1024
     suspects = demo.messages("suspectWorker")

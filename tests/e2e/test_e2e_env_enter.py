@@ -69,7 +69,7 @@ def test_root_causes_are_read_once_per_session(demo):
 def test_one_job_level_message(demo):
     [job] = demo.messages("jobRun")
     assert {k: v for k, v in job.record["taskRunStatusCounts"].items() if v} == {"SUCCEEDED": 30, "FAILED": 10}
-    assert job.subject == "Deadline: job shot-077_comp_v002 failed (10 failed, 30 succeeded of 40 tasks)"
+    assert job.subject == "Deadline: shot-077_comp_v002: job failed (10 failed, 30 succeeded of 40 tasks)"
 
 
 def test_each_mode_messages_name_the_root_cause(demo):
@@ -84,9 +84,10 @@ def test_each_mode_messages_name_the_root_cause(demo):
         assert sorted(n.record["rootCause"]) == sorted([
             "sessionActionId", "sessionId", "actionType", "status", "environmentId", "stepId", "taskId",
             "processExitCode", "progressMessage", "endedAt"]), "every rootCause member, None when unknown"
-        assert n.subject.startswith("Deadline: Task run never attempted: ")
+        assert n.subject.startswith("Deadline: shot-077_comp_v002: Comp Frame=") and "never attempted" in n.subject
         assert CONDA in n.email and rows["enter@W04"]["sessionActionId"] in n.email, label
-    assert per_action["enter@W04"].subject.startswith("Deadline: Environment enter failed (exit 1): JOB:")
+    assert per_action["enter@W04"].subject.startswith("Deadline: shot-077_comp_v002: Environment enter ")
+    assert "failed (exit 1)" in per_action["enter@W04"].subject
     assert all(per_action[label].attributes["outcome"] == "completion" for label in DONE)
 
 

@@ -42,12 +42,13 @@ EXPECTED = {
 }
 ENTER_D = ("FAILED", "failure", 1)
 CONDA = "conda: PackagesNotFoundError: blender-addons=4.2.1"
+#: Subjects start with the job's name, then the step's name, the frame, what happened, the exit code.
 SUBJECT_START = {
-    "SUCCEEDED": "Deadline: Task run completed: ",
-    "FAILED": "Deadline: Task run failed (exit 139): ",
-    "CANCELED": "Deadline: Task run canceled: ",
-    "NEVER_ATTEMPTED": "Deadline: Task run never attempted: ",
-    "RECLAIMED": "Deadline: Task run reclaimed: ",
+    "SUCCEEDED": "Deadline: shot-042_lighting_v003: Render Frame={frame} completed",
+    "FAILED": "Deadline: shot-042_lighting_v003: Render Frame={frame} failed (exit 139) on worker-",
+    "CANCELED": "Deadline: shot-042_lighting_v003: Render Frame={frame} canceled on worker-",
+    "NEVER_ATTEMPTED": "Deadline: shot-042_lighting_v003: Render Frame={frame} never attempted on worker-",
+    "RECLAIMED": "Deadline: shot-042_lighting_v003: Render Frame={frame} reclaimed on worker-",
 }
 
 
@@ -101,7 +102,7 @@ def test_every_notification(demo):
         assert record["taskId"].endswith(f"-{_frame(label) - 1}"), label
         task_of_frame.setdefault(_frame(label), record["taskId"])
         assert record["taskId"] == task_of_frame[_frame(label)], f"{label}: retries keep the task"
-        assert n.subject.startswith(SUBJECT_START[status]), (label, n.subject)
+        assert n.subject.startswith(SUBJECT_START[status].format(frame=_frame(label))), (label, n.subject)
         assert len(n.subject) < 100
         assert n.attributes == {
             "kind": "sessionAction", "status": status, "outcome": outcome, "actionType": "taskRun",
@@ -131,10 +132,42 @@ def test_every_notification(demo):
         assert CONDA in notifications[label].email, f"{label}: the e-mail tells the root cause"
     enter = notifications["enter@D"]
     assert enter.record["actionType"] == "envEnter" and enter.record["status"] == "FAILED"
-    assert enter.subject.startswith("Deadline: Environment enter failed (exit 1): ")
+    assert enter.subject.startswith("Deadline: shot-042_lighting_v003: Environment enter Blender-4.2 failed (exit 1)")
     assert enter.record["environmentId"] == f"JOB:{demo.ids['jobId']}:Blender-4.2"
     assert all(n.record.get("rootCause") is None for label, n in notifications.items()
                if label not in ("frame-10", "frame-11")), "only NEVER_ATTEMPTED actions have a root cause here"
+
+
+def test_every_failure_shows_its_worker_step_name_and_log_lines(demo):
+    """Issue 14: each failure, on every worker, names its worker and fleet and its step by name, and carries
+    the last lines its session logged up to the moment it ended (from moto's CloudWatch Logs, where the farm
+    wrote them), oldest first; the e-mail shows them, the chat message a short tail."""
+    notifications = _by_label(demo, _per_action(demo), key=lambda n: n.record)
+    failures = {label: n for label, n in notifications.items() if n.record["outcome"] == "failure"}
+    assert sorted(failures) == ["enter@D", "frame-10", "frame-11", "frame-7", "frame-7#2", "frame-8", "frame-9"]
+    assert len({n.record["workerId"] for n in failures.values()}) == 4  # workers B, A, C and D
+    for label, n in failures.items():
+        record = n.record
+        assert record["workerId"] and record["fleetId"], label
+        assert record["enrichmentMissing"] is None, (label, record["enrichmentMissing"])
+        if label != "enter@D":
+            assert record["stepName"] == "Render" and record["stepId"], label
+            assert "Render (step-" in n.email and "Render Frame=" in n.subject, label
+        excerpt = record["logExcerpt"]
+        assert excerpt and len(excerpt) <= 30, label
+        assert excerpt[-1] in n.email and "The end of the session's log, up to the action's end" in n.email, label
+    for label in ("frame-7", "frame-7#2"):
+        assert failures[label].record["logExcerpt"][-3:] == [
+            "Error: Segmentation fault (core dumped) in Cycles BVH build, tile 8/13",
+            "openjd: Process exited with code 139", "openjd: Task run FAILED"], label
+    assert failures["frame-8"].record["logExcerpt"][-1] == "openjd: Task run canceled"
+    assert failures["frame-9"].record["logExcerpt"][-1].startswith("openjd: Task run reclaimed")
+    for label in ("enter@D", "frame-10", "frame-11"):  # the session's log up to its failed environment enter
+        assert CONDA in failures[label].record["logExcerpt"], label
+    chats = [c for c in demo.channels.get("chat", []) if c.attributes.get("outcome") == "failure"
+             and c.attributes.get("kind") == "sessionAction"]
+    assert len(chats) == len(failures)
+    assert all("*Log* (last" in c.body["content"]["description"] for c in chats)
 
 
 def test_one_job_level_message(demo):
@@ -143,7 +176,7 @@ def test_one_job_level_message(demo):
                               "queueId": demo.ids["queueId"], "jobId": demo.ids["jobId"]}
     counts = {k: v for k, v in job.record["taskRunStatusCounts"].items() if v}
     assert counts == {"SUCCEEDED": 8, "FAILED": 3, "CANCELED": 1}
-    assert job.subject == "Deadline: job shot-042_lighting_v003 failed (3 failed, 1 canceled, 8 succeeded of 12 tasks)"
+    assert job.subject == "Deadline: shot-042_lighting_v003: job failed (3 failed, 1 canceled, 8 succeeded of 12 tasks)"
     assert not demo.messages("digest")
 
 

@@ -153,6 +153,9 @@ def test_reserved_concurrency_must_hold_both_event_sources():
         ("suspectWorkerFailureRatio", "1.5", "must be a number greater than 0 and at most 1"),
         ("suspectWorkerFailureRatio", "most", "must be a number greater than 0 and at most 1"),
         ("suspectWorkerFailureRatio", True, "must be a number greater than 0 and at most 1"),
+        ("logExcerptLines", -1, "must be between 0 and 100"),
+        ("logExcerptLines", 101, "must be between 0 and 100"),
+        ("logExcerptLines", "thirty", "whole number"),
     ],
 )
 def test_bad_values_fail_naming_the_key(key, value, message):
@@ -193,3 +196,9 @@ def test_synth_with_a_bad_or_unknown_key_fails_with_a_message_naming_it():
         assert result.returncode == 2, result.stderr[-3000:]
         assert f"Configuration error: {expected}" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_log_excerpt_lines_from_a_command_line_string_and_zero_turns_them_off():
+    assert config().log_excerpt_lines == 30
+    assert config(logExcerptLines="5").log_excerpt_lines == 5
+    assert config(logExcerptLines="0").log_excerpt_lines == 0

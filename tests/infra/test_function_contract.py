@@ -96,6 +96,8 @@ def test_handler_is_importable():
     {"notifyMode": "each", "monitorUrl": "https://monitor.example.com/{farmId}/{queueId}/{jobId}",
      "digestWindowSeconds": 840, "digestSampleSize": 50, "enrichmentCallsPerJobWindow": 100,
      "suspectWorkerFailures": 3, "suspectWorkerWindowMinutes": 1440, "suspectWorkerFailureRatio": 0.35},
+    {"logExcerptLines": 0},
+    {"logExcerptLines": 100},
 ])
 def test_the_environment_the_stack_sets_is_one_the_function_accepts(overrides):
     """``processing.function_environment`` (what the stack gives the function) through the function's own
@@ -117,6 +119,7 @@ def test_the_environment_the_stack_sets_is_one_the_function_accepts(overrides):
             settings.suspect_worker_failure_ratio) == (cfg.suspect_worker_failures,
                                                        cfg.suspect_worker_window_minutes,
                                                        cfg.suspect_worker_failure_ratio)
+    assert settings.log_excerpt_lines == cfg.log_excerpt_lines
 
 
 def _function_source() -> str:

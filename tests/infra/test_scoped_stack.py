@@ -111,3 +111,24 @@ def test_batch_settings_from_context_reach_the_event_source_and_the_queue(scoped
     [age] = [a["Properties"] for a in resources(scoped_template, "AWS::CloudWatch::Alarm").values()
              if a["Properties"].get("MetricName") == "ApproximateAgeOfOldestMessage"]
     assert age["Threshold"] == 900
+
+
+def test_session_logs_are_read_only_from_the_watched_queues_log_groups(scoped_template):
+    """logs:GetLogEvents, alone in its statement, on exactly /aws/deadline/<farm>/<queue> of each watched queue
+    (and its streams: the ``:*`` form), never a wider group."""
+    [statement] = [s for s in role_statements(scoped_template, "SessionWatchRole")
+                   if "logs:GetLogEvents" in as_list(s["Action"])]
+    assert as_list(statement["Action"]) == ["logs:GetLogEvents"]
+    base = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/deadline/{FARM}"
+    assert sorted(render(r) for r in as_list(statement["Resource"])) == sorted([
+        f"{base}/{QUEUE_A}:*", f"{base}/{QUEUE_B}:*",
+    ])
+    assert statement.get("Condition") is None and statement["Effect"] == "Allow"
+
+
+def test_step_names_are_read_with_the_other_deadline_reads(scoped_template):
+    [statement] = [s for s in role_statements(scoped_template, "SessionWatchRole")
+                   if any(a.startswith("deadline:") for a in as_list(s["Action"]))]
+    assert "deadline:GetStep" in as_list(statement["Action"])
+    _, fn = one(scoped_template, "AWS::Lambda::Function", "SessionWatchFunction")
+    assert fn["Properties"]["Environment"]["Variables"]["LOG_EXCERPT_LINES"] == "30"

@@ -88,6 +88,7 @@ def test_function_environment_is_the_contract(template):
         "SUSPECT_WORKER_FAILURES": "5",
         "SUSPECT_WORKER_WINDOW_MINUTES": "15",
         "SUSPECT_WORKER_FAILURE_RATIO": "0.8",
+        "LOG_EXCERPT_LINES": "30",
         # No MONITOR_URL: sessionWatch:monitorUrl is empty by default.
         "POWERTOOLS_SERVICE_NAME": "session-watch",
         "POWERTOOLS_METRICS_NAMESPACE": "DeadlineSessionWatch",
@@ -392,13 +393,16 @@ def test_function_role_has_exactly_the_statements_it_needs(template):
     wait_for_job = [f"<{_id(template, 'AWS::StepFunctions::StateMachine', 'WaitForJobStateMachine')}>"]
     consumed = sorted([f"<{events_id}.Arn>", f"<{digests_id}.Arn>"])
     assert granted(role_statements(template, "SessionWatchRole")) == {
-        # BatchGetSessionAction / BatchGetTask / BatchGetJob / BatchGetSession authorize as these Get* actions.
+        # BatchGetSessionAction / BatchGetTask / BatchGetJob / BatchGetSession / BatchGetStep authorize as these
+        # Get* actions.
         "deadline:GetSessionAction": deadline,
         "deadline:GetTask": deadline,
         "deadline:ListSessionActions": deadline,
         "deadline:GetJob": deadline,
         "deadline:GetSession": deadline,
-        "deadline:GetStep": deadline,  # a WaitForJob on one step
+        "deadline:GetStep": deadline,  # step names; a WaitForJob on one step
+        # The end of a failed action's session log: Deadline Cloud's session log groups only.
+        "logs:GetLogEvents": ["arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/deadline/*:*"],
         "dynamodb:GetItem": sorted(history + digest_ledger),
         "dynamodb:UpdateItem": sorted(history + digest_ledger),
         "dynamodb:DeleteItem": sorted(digest_ledger + waiters),
@@ -668,3 +672,13 @@ def test_wait_for_job_registers_with_a_task_token_and_times_out_as_wait_timed_ou
     _, table = one(template, "AWS::DynamoDB::GlobalTable", "WaitForJobWaiters")
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert [k["AttributeName"] for k in table["Properties"]["KeySchema"]] == ["jobId", "waiterKey"]
+
+
+def test_session_logs_of_every_farm_are_readable_when_none_is_configured(template):
+    """Without sessionWatch:farmIds/queueIds the function reads Deadline Cloud's session log groups of this
+    account and Region (``/aws/deadline/*``), and nothing else with logs:GetLogEvents."""
+    [statement] = [s for s in role_statements(template, "SessionWatchRole")
+                   if "logs:GetLogEvents" in as_list(s["Action"])]
+    assert as_list(statement["Action"]) == ["logs:GetLogEvents"]
+    [resource] = [render(r) for r in as_list(statement["Resource"])]
+    assert resource.endswith(":log-group:/aws/deadline/*:*") and ":logs:" in resource

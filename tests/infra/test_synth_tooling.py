@@ -93,6 +93,8 @@ def test_every_acknowledgement_covers_a_real_finding_and_nothing_else(tmp_path, 
         "AwsSolutions-SQS3",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:deadline:<AWS::Region>:<AWS::AccountId>:farm/*]",
+        # logs:GetLogEvents on Deadline Cloud's session log groups (no farm configured: every farm's)
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/deadline/*:*]",
         "AwsSolutions-IAM5[Resource::<SessionWatchFunction9A7B5F28.Arn>:*]",
     }
 

@@ -83,7 +83,7 @@ def by_kind(notifications, kind):
 # --- enrichment and root cause (one event per invocation) -------------------------------------------
 
 
-def test_record_and_message_carry_job_worker_and_log_links(farm, invoke, local_aws, lambda_env):
+def test_record_and_message_carry_job_worker_and_log_links(farm, invoke, local_aws, lambda_env, session_logs):
     lambda_env(MONITOR_URL="https://studio.us-west-2.deadlinecloud.amazonaws.com", AWS_REGION="us-west-2")
     ids = farm.task_action(status="FAILED", exit_code=139, message="Segmentation fault", frame=12)
     job = farm.farm.job(ids.job_id)
@@ -94,6 +94,11 @@ def test_record_and_message_carry_job_worker_and_log_links(farm, invoke, local_a
     assert list(result) == list(RECORD_FIELDS)
     assert result["jobName"] == job.name and result["jobPriority"] == job.priority
     assert result["workerId"] == session.worker_id
+    assert result["stepName"] == job.steps[0].name and result["stepId"] == job.steps[0].step_id
+    # The end of the session's log up to the action's end, read from moto's CloudWatch Logs, oldest first.
+    assert result["logExcerpt"][-3:] == ["Error: Segmentation fault", "openjd: Process exited with code 139",
+                                         "openjd: Task run FAILED"]
+    assert result["logExcerpt"][0].startswith("openjd: Running task " + ids.task_id)
     assert result["logGroup"] == f"/aws/deadline/{ids.farm_id}/{ids.queue_id}"
     assert result["logStream"] == ids.session_id
     assert result["logsUrl"].startswith("https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2#logsV2:")
@@ -104,7 +109,9 @@ def test_record_and_message_carry_job_worker_and_log_links(farm, invoke, local_a
     [message] = local_aws.notifications()
     assert message["MessageAttributes"]["kind"]["Value"] == "sessionAction"
     assert message["record"]["jobName"] == job.name
-    assert farm.calls()["GetJob"] == 1 and farm.calls()["GetSession"] == 1
+    assert message["record"]["logExcerpt"] == result["logExcerpt"]  # the machines' JSON keeps the lines
+    assert item["logExcerpt"]["L"][-1] == {"S": "openjd: Task run FAILED"}  # the digest reads them from the row
+    assert farm.calls()["GetJob"] == 1 and farm.calls()["GetSession"] == 1 and farm.calls()["GetStep"] == 1
 
 
 def test_job_details_are_cached_for_the_execution_environment(farm, invoke):
@@ -141,7 +148,7 @@ def test_never_attempted_actions_name_the_failed_environment_enter(farm, invoke,
     assert enter_row["actionType"] == {"S": "envEnter"} and enter_row["status"] == {"S": "FAILED"}
     messages = local_aws.notifications()
     subjects = sorted(m["Subject"] for m in messages)
-    assert len(messages) == 2 and any("Environment enter failed" in s for s in subjects)
+    assert len(messages) == 2 and any("Environment enter Blender-4.2 failed" in s for s in subjects)
     never = next(m for m in messages if m["record"]["status"] == "NEVER_ATTEMPTED")
     assert ENV_MESSAGE in json.loads(never["Message"])["rootCause"]["progressMessage"]
 
@@ -161,14 +168,18 @@ def test_enrichment_failure_never_loses_the_notification(farm, invoke, local_aws
     result = invoke(farm.direct(ids))
 
     assert result["jobName"] is None and result["workerId"] is None
-    assert any(m.startswith("jobName: GetJob AccessDeniedException") for m in result["enrichmentMissing"])
-    assert any(m.startswith("workerId: GetSession ResourceNotFoundException") for m in result["enrichmentMissing"])
+    missing = result["enrichmentMissing"]
+    assert "jobName: this service may not read it (access denied; check the function's role and the farm's KMS " \
+           "key) (GetJob AccessDeniedException)" in missing
+    assert "workerId: Deadline Cloud no longer has it (deleted, or the job is gone) " \
+           "(GetSession ResourceNotFoundException)" in missing
+    assert not any("call limit" in m for m in missing)
     assert result["logGroup"] == f"/aws/deadline/{ids.farm_id}/{ids.queue_id}"  # the documented fallback
     [message] = local_aws.notifications()
     assert "jobName" in " ".join(message["record"]["enrichmentMissing"])
 
 
-def test_every_failure_names_its_worker_with_one_read_per_session(farm, invoke, local_aws):
+def test_every_failure_names_its_worker_with_one_read_per_session(farm, invoke, local_aws, session_logs):
     job, events = failing_job(farm, frames=6, sessions=3)  # three sessions (workers) of one job
 
     results = [invoke(e) for e in events]
@@ -407,3 +418,40 @@ def test_a_task_requeued_by_hand_records_nothing(farm, invoke, local_aws):
 
     assert result["skipped"] == "task requeued with no reclaimed or interrupted run"
     assert local_aws.items() == [] and local_aws.notifications() == []
+
+
+def test_the_excerpt_ends_where_the_action_ended_even_when_the_session_logged_more(farm, invoke, local_aws,
+                                                                                  session_logs):
+    """GetLogEvents' endTime is the action's end: a later action's lines in the same session stay out."""
+    ids = farm.task_action(status="FAILED", exit_code=2, message="out of licenses")
+    session_logs.put_log_events(
+        logGroupName=f"/aws/deadline/{ids.farm_id}/{ids.queue_id}", logStreamName=ids.session_id,
+        logEvents=[{"timestamp": 4_102_444_800_000, "message": "a line logged long after the action ended"}])
+
+    result = invoke(farm.direct(ids))
+
+    assert result["logExcerpt"][-1] == "openjd: Task run FAILED"
+    assert all("long after" not in line for line in result["logExcerpt"])
+
+
+def test_an_unreadable_log_leaves_the_excerpt_null_and_says_why(farm, invoke, local_aws):
+    ids = farm.task_action(status="FAILED", exit_code=2)  # no session_logs: the farm wrote no log
+
+    result = invoke(farm.direct(ids))
+
+    assert result["logExcerpt"] is None
+    assert result["enrichmentMissing"] == [
+        "logExcerpt: the session's log is not in CloudWatch Logs (no such log group or stream yet) "
+        "(GetLogEvents ResourceNotFoundException)"]
+    [message] = local_aws.notifications()  # the notification still goes out
+    assert message["record"]["logExcerpt"] is None
+    assert message["record"]["enrichmentMissing"] == result["enrichmentMissing"]
+
+
+def test_zero_excerpt_lines_reads_no_log(farm, invoke, local_aws, lambda_env, session_logs):
+    lambda_env(LOG_EXCERPT_LINES="0")
+    ids = farm.task_action(status="FAILED", exit_code=2)
+
+    result = invoke(farm.direct(ids))
+
+    assert result["logExcerpt"] is None and result["enrichmentMissing"] is None

@@ -1,8 +1,9 @@
-"""Calls per event (issues 5, 6 and 14): a ``Task Run Status Change`` for a terminal action costs at most 1
-GetTask, 1 GetSessionAction, 3 DynamoDB requests (the record's write, marking it published, and its worker's
-suspect-worker counter: one per worker per invocation, so a batch shares it) and 1 SNS publish, plus the enrichment reads (1 GetJob
-per job and 1 GetSession per session, cached for the execution environment); a duplicate delivery costs
-no publish.
+"""Calls per event: a ``Task Run Status Change`` for a terminal action costs at most 1 GetTask, 1
+GetSessionAction, 3 DynamoDB requests (the record's write, marking it published, and its worker's
+suspect-worker counter: one per worker per invocation, so a batch shares it) and 1 SNS publish, plus the
+enrichment reads (1 GetJob per job, 1 GetStep per step and 1 GetSession per session, cached for the execution
+environment, and 1 CloudWatch Logs GetLogEvents per failed action for its log excerpt); a duplicate delivery
+costs no publish.
 
 Every HTTP request the handler's own clients send (retries included) is counted with a ``before-send``
 hook registered on them; Deadline calls are cross-checked against the stand-in's request counter. The
@@ -18,7 +19,8 @@ import pytest
 from session_watch.adapters import clients
 
 LIMIT_TERMINAL = {"deadline.GetTask": 1, "deadline.GetSessionAction": 1, "deadline.GetJob": 1,
-                  "deadline.GetSession": 1, "dynamodb": 3, "sns.Publish": 1}
+                  "deadline.GetStep": 1, "deadline.GetSession": 1, "cloudwatch-logs.GetLogEvents": 1, "dynamodb": 3,
+                  "sns.Publish": 1}
 
 
 class RequestCounter:
@@ -26,7 +28,7 @@ class RequestCounter:
 
     def __init__(self) -> None:
         self.requests: Counter = Counter()
-        for service in ("deadline", "dynamodb", "sns", "sqs"):  # every client the function makes
+        for service in ("deadline", "dynamodb", "sns", "sqs", "logs"):  # every client the function makes
             clients.client(service).meta.events.register("before-send", self._count)
 
     def _count(self, event_name: str = "", **_) -> None:
@@ -68,8 +70,9 @@ def test_terminal_task_event_costs_one_read_of_each_two_writes_one_publish(
     counted = requests_made.take()
     assert within(counted, LIMIT_TERMINAL), counted
     assert counted["sns.Publish"] == 1 and counted["dynamodb.UpdateItem"] == 3
-    # the stand-in agrees; GetJob and GetSession are the first event's enrichment
-    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetSession": 1}
+    assert counted["cloudwatch-logs.GetLogEvents"] == (1 if status == "FAILED" else 0)  # only a failure reads its log
+    # the stand-in agrees; GetJob, GetStep and GetSession are the first event's enrichment
+    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetStep": 1, "GetSession": 1}
     assert len(local_aws.notifications()) == 1
 
 

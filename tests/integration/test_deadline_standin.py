@@ -53,6 +53,8 @@ SERVED = {
     "BatchGetJob",
     "GetSession",
     "BatchGetSession",
+    "GetStep",
+    "BatchGetStep",
 }
 
 
@@ -800,6 +802,9 @@ def test_every_served_response_conforms_to_the_model(farm, standin):
         "GetJob": [_raw(standin, "GET", base)],
         "GetTask": [_raw(standin, "GET", f"{base}/steps/{job.steps[0].step_id}/tasks/{t}") for t in job.task_ids],
         "GetSession": [_raw(standin, "GET", f"{base}/sessions/{a.session_id}") for a in (ok, enter)],
+        "GetStep": [_raw(standin, "GET", f"{base}/steps/{job.steps[0].step_id}")],
+        "BatchGetStep": [_raw(standin, "POST", "/2023-10-12/batch-get-step", {"identifiers": [
+            farm.step_ref(job.steps[0].step_id), dict(farm.step_ref(job.steps[0].step_id), jobId=missing_job)]})],
         "GetSessionAction": [_raw(standin, "GET", f"{base}/session-actions/{a.session_action_id}") for a in actions],
         "ListSessionActions": [_raw(standin, "GET", f"{base}/session-actions"),
                                _raw(standin, "GET", f"{base}/session-actions?sessionId={broken.session_id}"),
@@ -829,13 +834,14 @@ def test_every_served_response_conforms_to_the_model(farm, standin):
     assert [s["status"] for s in by_session] == ["FAILED"] + ["NEVER_ATTEMPTED"] * len(queued)
     assert "nextToken" in responses["ListSessionActions"][2]
     for operation, key in (("BatchGetJob", "jobs"), ("BatchGetTask", "tasks"), ("BatchGetSession", "sessions"),
-                           ("BatchGetSessionAction", "sessionActions")):
+                           ("BatchGetSessionAction", "sessionActions"), ("BatchGetStep", "steps")):
         [body] = responses[operation]
         assert [e["code"] for e in body["errors"]] == ["ResourceNotFoundException"], operation
         assert body["errors"][0]["jobId"] == missing_job and body["errors"][0]["message"], operation
         assert len(body[key]) >= 1, operation
     job_item = responses["BatchGetJob"][0]["jobs"][0]
     assert (job_item["name"], job_item["priority"]) == ("conformance", 80)
+    assert responses["GetStep"][0]["name"] == "Render" == responses["BatchGetStep"][0]["steps"][0]["name"]
 
 
 @pytest.mark.parametrize("operation, item_codes", [
@@ -845,6 +851,8 @@ def test_every_served_response_conforms_to_the_model(farm, standin):
                       "AccessDeniedException", "ThrottlingException")),
     ("BatchGetJob", ("InternalServerErrorException", "ResourceNotFoundException", "ValidationException",
                      "AccessDeniedException", "ThrottlingException")),
+    ("BatchGetStep", ("InternalServerErrorException", "ResourceNotFoundException", "ValidationException",
+                      "AccessDeniedException", "ThrottlingException")),
 ])
 def test_batch_faults_per_item_or_for_the_whole_call_as_the_model_says(deadline, farm, standin, operation, item_codes):
     """A fault on one identifier is a per-item error when the operation's error code enum has it, else the
@@ -858,6 +866,8 @@ def test_batch_faults_per_item_or_for_the_whole_call_as_the_model_says(deadline,
         "BatchGetSession": [farm.session_ref(a.session_id) for a in actions],
         "BatchGetTask": [farm.task_ref(t) for t in job.task_ids],
         "BatchGetJob": [farm.job_ref(job.job_id), farm.job_ref(farm.create_job("faults-other").job_id)],
+        "BatchGetStep": [farm.step_ref(job.steps[0].step_id),
+                         farm.step_ref(farm.create_job("faults-other-step").steps[0].step_id)],
     }[operation]
     target = list(refs[1].values())[-1]  # the second item's own id
     call = getattr(deadline, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())

@@ -62,7 +62,9 @@ def test_direct_invocation_records_publishes_and_returns_the_record(farm, invoke
 
     [message] = local_aws.notifications()
     assert message["record"] == result
-    assert message["Subject"].startswith("Deadline: Task run failed (exit 139): [Frame=12]")
+    job = farm.farm.job(ids.job_id)
+    step = job.steps[0].name
+    assert message["Subject"].startswith(f"Deadline: {job.name}: {step} Frame=12 failed (exit 139) on worker-")
     assert len(message["Subject"]) < 100
     attributes = {k: v["Value"] for k, v in message["MessageAttributes"].items()}
     assert attributes == {"status": "FAILED", "outcome": "failure", "actionType": "taskRun",
@@ -81,7 +83,8 @@ def test_eventbridge_event_carrying_a_session_action(farm, invoke, local_aws):
     assert result["environmentId"] == ids.environment_id
     assert local_aws.item(ids.job_id, ids.session_action_id)["status"] == {"S": "SUCCEEDED"}
     [message] = local_aws.notifications()
-    assert message["Subject"].startswith("Deadline: Environment enter completed")
+    name = farm.farm.job(ids.job_id).name
+    assert message["Subject"].startswith(f"Deadline: {name}: Environment enter Setup completed on worker-")
 
 
 def test_task_run_status_change_reads_the_tasks_latest_action(farm, invoke, local_aws):
@@ -91,7 +94,7 @@ def test_task_run_status_change_reads_the_tasks_latest_action(farm, invoke, loca
     result = invoke(farm.task_event(ids, "FAILED"))
 
     assert result["sessionActionId"] == ids.session_action_id and result["status"] == "FAILED"
-    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetSession": 1}
+    assert farm.calls() == {"GetTask": 1, "GetSessionAction": 1, "GetJob": 1, "GetStep": 1, "GetSession": 1}
     assert len(local_aws.notifications()) == 1
 
 

@@ -157,3 +157,33 @@ def test_a_debug_application_log_level_would_let_botocore_print_bodies(farm, inv
     ids = farm.task_action(status="FAILED", message=SECRET_MESSAGE, scene=SECRET_PARAMETER)
     logs.invoke(invoke, farm.direct(ids))
     logs.assert_clean()
+
+
+SECRET_LOG_LINE = "license server token=lk-unique-logline-5531"
+
+
+def test_session_log_lines_reach_the_message_and_never_the_functions_logs(farm, invoke, local_aws, logs,
+                                                                         session_logs, debug_function_logger):
+    """The log excerpt (issue 14) is read, published and stored, and no line of it is logged; nor when the
+    read fails (the warning names the error code only)."""
+    ids = farm.task_action(status="FAILED", exit_code=3, message=SECRET_MESSAGE, scene=SECRET_PARAMETER)
+    ended = farm.farm.session_action(ids.session_action_id).ended_at
+    session_logs.put_log_events(logGroupName=f"/aws/deadline/{ids.farm_id}/{ids.queue_id}",
+                                logStreamName=ids.session_id,
+                                logEvents=[{"timestamp": int(ended.timestamp() * 1000) - 1,
+                                            "message": SECRET_LOG_LINE}])
+    unreadable = farm.task_action(status="FAILED", exit_code=3, message=SECRET_MESSAGE, scene=SECRET_PARAMETER)
+    session_logs.delete_log_stream(logGroupName=f"/aws/deadline/{unreadable.farm_id}/{unreadable.queue_id}",
+                                   logStreamName=unreadable.session_id)
+
+    result = logs.invoke(invoke, farm.direct(ids))
+    missing = logs.invoke(invoke, farm.direct(unreadable))
+
+    assert SECRET_LOG_LINE in result["logExcerpt"] and any(SECRET_MESSAGE in line for line in result["logExcerpt"])
+    assert missing["logExcerpt"] is None and missing["enrichmentMissing"]
+    published = [m["record"] for m in local_aws.notifications()]
+    assert any(SECRET_LOG_LINE in (r.get("logExcerpt") or []) for r in published)
+    text = logs.text()
+    assert "session log could not be read" in text  # the failed read is logged, by its error code only
+    for secret in SECRETS + (SECRET_LOG_LINE, "lk-unique-logline"):
+        assert secret not in text, f"{secret!r} reached the logs"

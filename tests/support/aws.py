@@ -156,6 +156,7 @@ def function_environment(aws: LocalAws, **extra: str) -> Dict[str, str]:
         "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint,
         "AWS_ENDPOINT_URL_SNS": aws.endpoint,
         "AWS_ENDPOINT_URL_SQS": aws.endpoint,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": aws.endpoint,  # session logs (logExcerpt); the service id is "CloudWatch Logs"
     }
     env.update(extra)
     return env

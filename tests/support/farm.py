@@ -60,8 +60,10 @@ class TestFarm:
             fields: Dict[str, Any] = {}
             if exit_code is not None:
                 fields["process_exit_code"] = exit_code
+            if message is not None:  # with the status: the session's log gets the error line, as a worker logs it
+                fields["progress_message"] = message
             self.farm.set_session_action_status(action.session_action_id, status, **fields)
-        if message is not None:
+        elif message is not None:
             self.farm.set_session_action_status(action.session_action_id, status, progress_message=message)
         return self._ids(action.session_action_id)
 

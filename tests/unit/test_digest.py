@@ -23,8 +23,8 @@ WINDOW = 1795683660  # 2026-11-26T09:01:00Z
 SHOT = JobInfo(JOB, "shot-042_lighting", 50)
 MONITOR = "https://monitor.example"
 DIGEST_KEYS = {"kind", "farmId", "queueId", "jobId", "jobName", "jobPriority", "windowStart", "windowEnd",
-               "failures", "byStatus", "byStep", "byExitCode", "sample", "rootCauses", "monitorUrl", "notIncluded",
-               "distinctRootCauses", "suspectWorkers"}
+               "failures", "byStatus", "byStep", "stepNames", "byExitCode", "sample", "rootCauses", "monitorUrl",
+               "notIncluded", "distinctRootCauses", "suspectWorkers"}
 
 
 def action_id(n, session=3):
@@ -69,7 +69,7 @@ def digest(records, **kwargs):
 def test_subject_attributes_and_json_of_a_digest():
     records = [failed(n) for n in range(1, 1001)]
     notification, default, email = digest(records)
-    assert notification.subject == "Deadline: 1000 failures in job shot-042_lighting (window 09:01-09:02 UTC)"
+    assert notification.subject == "Deadline: shot-042_lighting: 1000 failures in window 09:01-09:02 UTC"
     assert notification.attributes == {"kind": "digest", "outcome": "failure", "farmId": FARM, "queueId": QUEUE,
                                        "jobId": JOB}
     assert notification.kind == "digest"
@@ -85,13 +85,13 @@ def test_subject_attributes_and_json_of_a_digest():
 
 def test_one_failure_and_odd_windows_in_the_subject():
     notification, _, _ = digest([failed(1)], window_seconds=90, job=None)
-    assert notification.subject == f"Deadline: 1 failure in job {JOB} (window 09:01:00-09:02:30 UTC)"
+    assert notification.subject == f"Deadline: {JOB}: 1 failure in window 09:01:00-09:02:30 UTC"
 
 
 def test_a_long_job_name_is_shortened_and_the_window_kept():
     notification, default, _ = digest([failed(1)], job=JobInfo(JOB, "\u00e9" * 300, 1))
     assert len(notification.subject) < 100 and notification.subject.isascii()
-    assert notification.subject.endswith("... (window 09:01-09:02 UTC)")
+    assert notification.subject.endswith("...: 1 failure in window 09:01-09:02 UTC")
     assert default["jobName"] == "\u00e9" * 300
 
 
@@ -200,7 +200,7 @@ def test_without_job_info_the_records_own_name_is_used():
     records = [failed(1), failed(2, jobName="from-record", jobPriority=9)]
     notification, default, email = digest(records, job=None, monitor_url=None)
     assert (default["jobName"], default["jobPriority"]) == ("from-record", 9)
-    assert "in job from-record (" in notification.subject
+    assert "Deadline: from-record: " in notification.subject
     assert default["monitorUrl"] is None and "Monitor:" not in email
 
 
@@ -222,7 +222,7 @@ def test_the_email_reads_well_in_a_plain_mail_client():
 def test_an_empty_window_still_renders():
     notification, default, _ = digest([], job=None)
     assert default["failures"] == 0 and default["sample"] == []
-    assert notification.subject.startswith("Deadline: 0 failures in job ")
+    assert notification.subject.startswith("Deadline: unknown job: 0 failures")
 
 
 def test_records_can_be_a_generator():
@@ -311,7 +311,7 @@ def test_job_run_message_of_the_reference_event():
     event = json.loads(open("tests/events/job-run-failed.json").read())
     change = parse_invocation(event)
     notification = render_job_run(change, job=JobInfo(change.job_id, "shot-042", 50), monitor_url=MONITOR)
-    assert notification.subject == "Deadline: job shot-042 failed (3 failed, 97 succeeded of 100 tasks)"
+    assert notification.subject == "Deadline: shot-042: job failed (3 failed, 97 succeeded of 100 tasks)"
     assert notification.attributes == {"kind": "jobRun", "outcome": "failure", "status": "FAILED",
                                        "farmId": change.farm_id, "queueId": change.queue_id, "jobId": change.job_id}
     body = json.loads(notification.message)
@@ -331,11 +331,11 @@ def test_job_run_message_of_the_reference_event():
 
 
 @pytest.mark.parametrize("status, counts, outcome, subject", [
-    ("SUCCEEDED", {"SUCCEEDED": 100}, "completion", "Deadline: job shot-042 succeeded (100 succeeded of 100 tasks)"),
+    ("SUCCEEDED", {"SUCCEEDED": 100}, "completion", "Deadline: shot-042: job succeeded (100 succeeded of 100 tasks)"),
     ("CANCELED", {"CANCELED": 4, "SUCCEEDED": 6}, "failure",
-     "Deadline: job shot-042 canceled (4 canceled, 6 succeeded of 10 tasks)"),
+     "Deadline: shot-042: job canceled (4 canceled, 6 succeeded of 10 tasks)"),
     ("FAILED", {"FAILED": 1, "CANCELED": 2, "NOT_COMPATIBLE": 3, "SUCCEEDED": 4}, "failure",
-     "Deadline: job shot-042 failed (1 failed, 2 canceled, 3 not compatible, +1 more of 10 tasks)"),
+     "Deadline: shot-042: job failed (1 failed, 2 canceled, 3 not compatible, +1 more of 10 tasks)"),
 ])
 def test_job_run_wording(status, counts, outcome, subject):
     notification = render_job_run(job_change(status, **counts), job=JobInfo(JOB, "shot-042", 1), monitor_url=None)
@@ -346,7 +346,7 @@ def test_job_run_wording(status, counts, outcome, subject):
 def test_job_run_without_job_info_says_what_is_missing():
     notification = render_job_run(job_change(SUCCEEDED=3, previous=None), job=None, monitor_url=None,
                                   missing=["jobName: GetJob ThrottlingException"] * 2)
-    assert notification.subject == f"Deadline: job {JOB} failed (3 succeeded of 3 tasks)"
+    assert notification.subject == f"Deadline: {JOB}: job failed (3 succeeded of 3 tasks)"
     body = json.loads(notification.message)
     default = json.loads(body["default"])
     assert default["jobName"] is None and default["monitorUrl"] is None and default["previousTaskRunStatus"] is None

@@ -61,8 +61,9 @@ def record(**overrides):
 
 
 def test_enrichment_fields_are_the_last_record_fields_in_the_documented_order():
-    assert ENRICHMENT_FIELDS == ("jobName", "jobPriority", "workerId", "fleetId", "logGroup", "logStream",
-                                 "logsUrl", "monitorUrl", "rootCause", "enrichmentMissing")
+    assert ENRICHMENT_FIELDS == ("jobName", "jobPriority", "stepName", "workerId", "fleetId", "logGroup",
+                                 "logStream", "logsUrl", "logExcerpt", "monitorUrl", "rootCause",
+                                 "enrichmentMissing")
     assert RECORD_FIELDS[-len(ENRICHMENT_FIELDS):] == ENRICHMENT_FIELDS
     assert RECORD_FIELDS[:2] == ("farmId", "queueId") and len(set(RECORD_FIELDS)) == len(RECORD_FIELDS)
     assert ROOT_CAUSE_FIELDS == ("sessionActionId", "sessionId", "actionType", "status", "environmentId",

@@ -36,20 +36,54 @@ def record(**overrides):
 
 def test_failure_subject_says_what_failed_and_how():
     subject = render_subject(record())
-    assert subject.startswith("Deadline: Task run failed (exit 139): [Frame=12]")
+    assert subject == "Deadline: job-" + "2" * 32 + ": Task Frame=12 failed (exit 139)"
+    assert len(subject) < 100
+
+
+WORKER = "worker-" + "ab" * 16
+
+
+def test_subject_starts_with_the_job_name_then_step_frame_status_exit_code_and_worker():
+    subject = render_subject(record(jobName="shot-042_lighting_v003", stepName="Render", workerId=WORKER,
+                                    parameters={"Frame": "7", "Scene": "/mnt/projects/shot-042/lighting_v003.blend"}))
+    # The scene path does not fit whole: it is left out, never cut in the middle; the worker is shortened.
+    assert subject == "Deadline: shot-042_lighting_v003: Render Frame=7 failed (exit 139) on worker-abababab..."
+    assert "/mnt" not in subject and len(subject) < 100
+
+
+def test_subject_keeps_short_parameters_and_the_whole_worker_when_they_fit():
+    subject = render_subject(record(jobName="shot-1", stepName="Sim", workerId=WORKER,
+                                    parameters={"Frame": "7", "Shot": "a"}))
+    assert subject == f"Deadline: shot-1: Sim Frame=7 failed (exit 139) on {WORKER}, Shot=a"
+
+
+def test_the_frame_comes_first_and_paths_last_whatever_their_names():
+    subject = render_subject(record(jobName="shot-050_fx_v001", stepName="Simulate", processExitCode=3,
+                                    parameters={"Cache": "/mnt/projects/shot-050/fx/cache_v001.vdb", "Frame": "5",
+                                                "Angle": "30"}))
+    assert subject.startswith("Deadline: shot-050_fx_v001: Simulate Frame=5 failed (exit 3)")
+    assert subject.index("Angle=30") < subject.index("Cache=") if "Cache=" in subject else "Angle=30" in subject
+
+
+def test_a_long_job_name_is_cut_at_a_word_boundary():
+    name = "lighting department shot 42 version 3 with the new rig and the final final look"
+    subject = render_subject(record(jobName=name, stepName="Render", parameters={"Frame": "10"},
+                                    status="NEVER_ATTEMPTED", processExitCode=None))
+    assert subject.startswith("Deadline: lighting department shot 42 version...: Render Frame=10 never attempted")
     assert len(subject) < 100
 
 
 @pytest.mark.parametrize(
     "overrides, words",
     [
-        ({"status": "SUCCEEDED", "outcome": "completion", "processExitCode": 0}, "Task run completed"),
-        ({"status": "NEVER_ATTEMPTED", "processExitCode": None}, "Task run never attempted"),
-        ({"status": "CANCELED", "processExitCode": None}, "Task run canceled"),
-        ({"status": "RECLAIMED", "processExitCode": None}, "Task run reclaimed"),
+        ({"status": "SUCCEEDED", "outcome": "completion", "processExitCode": 0}, ": Task Frame=12 completed"),
+        ({"status": "NEVER_ATTEMPTED", "processExitCode": None}, "Task Frame=12 never attempted"),
+        ({"status": "CANCELED", "processExitCode": None}, "Task Frame=12 canceled"),
+        ({"status": "RECLAIMED", "processExitCode": None}, "Task Frame=12 reclaimed"),
+        ({"parameters": None}, "Task task 12 failed (exit 139)"),
         ({"actionType": "envEnter", "taskId": None, "environmentId": "JOB:job-x:Setup", "parameters": None},
-         "Environment enter failed (exit 139): JOB:job-x:Setup"),
-        ({"actionType": "gpuWarmup"}, "Action gpuWarmup failed"),
+         "Environment enter Setup failed (exit 139)"),
+        ({"actionType": "gpuWarmup", "taskId": None, "parameters": None}, "Action gpuWarmup of step-"),
     ],
 )
 def test_subject_wording(overrides, words):

@@ -152,6 +152,11 @@ class DeadlineReader:
             )
         return _plain(response)
 
+    def get_step(self, farm_id: str, queue_id: str, job_id: str, step_id: str) -> Dict[str, Any]:
+        with _deadline_call("GetStep"):
+            response = self._client.get_step(farmId=farm_id, queueId=queue_id, jobId=job_id, stepId=step_id)
+        return _plain(response)
+
     def session_actions_of_session(
         self, farm_id: str, queue_id: str, job_id: str, session_id: str
     ) -> List[Dict[str, Any]]:
@@ -195,6 +200,11 @@ class DeadlineReader:
                            [{"farmId": farm, "queueId": queue, "jobId": job, "sessionId": session}
                             for farm, queue, job, session in sessions])
 
+    def batch_get_steps(self, steps: Iterable[Tuple[str, str, str, str]]) -> BatchAnswer:
+        return self._batch("BatchGetStep", "batch_get_step", "steps", STEP_KEYS,
+                           [{"farmId": farm, "queueId": queue, "jobId": job, "stepId": step}
+                            for farm, queue, job, step in steps])
+
     def _batch(
         self, operation: str, method: str, list_key: str, keys: Tuple[str, ...],
         identifiers: Sequence[Dict[str, str]],
@@ -226,6 +236,7 @@ SESSION_ACTION_KEYS = ("farmId", "queueId", "jobId", "sessionActionId")
 TASK_KEYS = ("farmId", "queueId", "jobId", "stepId", "taskId")
 JOB_KEYS = ("farmId", "queueId", "jobId")
 SESSION_KEYS = ("farmId", "queueId", "jobId", "sessionId")
+STEP_KEYS = ("farmId", "queueId", "jobId", "stepId")
 
 
 def identifier_of(obj: Mapping[str, Any], keys: Tuple[str, ...]) -> Identifier:

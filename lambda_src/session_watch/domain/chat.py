@@ -78,6 +78,10 @@ MARKER = "\u2026"
 #: Characters of a progress message in a session action's message, and in each digest entry.
 MESSAGE_LIMIT = 300
 DIGEST_MESSAGE_LIMIT = 120
+#: The end of the session's log in a session action's message: its last lines, each and all cut to these.
+LOG_LINES_SHOWN = 5
+LOG_LINE_LIMIT = 160
+LOG_BLOCK_LIMIT = 700
 #: Characters of a job name inside a title or a description line (the rest of the line stays whole).
 NAME_LIMIT = 100
 #: Characters of an id or other short value in a description line.
@@ -205,7 +209,9 @@ def _record_message(r: Mapping[str, Any]) -> Dict[str, Any]:
     name = r.get("jobName")
     lines.add(f"*Job:* {_inline(job_text(name, r.get('jobPriority')) if name else job_id, NAME_LIMIT)}"
               + (f" (`{_inline(job_id, VALUE_LIMIT)}`)" if name and job_id else ""))
-    place = [f"step `{_inline(r.get('stepId'), VALUE_LIMIT)}`" if r.get("stepId") else None,
+    step = r.get("stepName") or r.get("stepId")
+    place = [f"step *{_inline(r.get('stepName'), VALUE_LIMIT)}*" if r.get("stepName")
+             else f"step `{_inline(step, VALUE_LIMIT)}`" if step else None,
              f"task `{_inline(r.get('taskId'), VALUE_LIMIT)}`" if r.get("taskId") else None,
              f"environment `{_inline(r.get('environmentId'), VALUE_LIMIT)}`" if r.get("environmentId") else None]
     if any(place):
@@ -226,6 +232,11 @@ def _record_message(r: Mapping[str, Any]) -> Dict[str, Any]:
     message = r.get("progressMessage")
     if message not in (None, ""):
         lines.add("*Message:*\n" + _block(message, MESSAGE_LIMIT))
+    excerpt = r.get("logExcerpt")
+    if isinstance(excerpt, (list, tuple)) and excerpt:
+        log_tail = [_inline(line, LOG_LINE_LIMIT) for line in list(excerpt)[-LOG_LINES_SHOWN:]]
+        lines.add(f"*Log* (last {len(log_tail)} lines up to the action's end):\n"
+                  + _block("\n".join(log_tail), LOG_BLOCK_LIMIT))
     cause = r.get("rootCause")
     cause_text = _cause_text(cause) if isinstance(cause, Mapping) else None
     if cause_text:
@@ -251,7 +262,7 @@ def _record_message(r: Mapping[str, Any]) -> Dict[str, Any]:
         steps.append("Nothing to do; the session log stays in CloudWatch Logs.")
 
     keywords = [status, str(r.get("actionType") or ""), str(r.get("jobName") or job_id or ""),
-                str(r.get("stepId") or "")]
+                str(r.get("stepName") or r.get("stepId") or "")]
     return _message(
         message_id=_stable_id("sa", job_id, r.get("sessionActionId"), status),
         job_id=job_id,
@@ -272,7 +283,8 @@ def _record_message(r: Mapping[str, Any]) -> Dict[str, Any]:
 def _target(r: Mapping[str, Any]) -> str:
     if r.get("taskId"):
         frame = parameters_text(r.get("parameters"), limit=40)
-        return (f"[{_inline(frame, 60)}] " if frame else "") + _inline(r.get("taskId"), VALUE_LIMIT)
+        step = f"{_inline(r.get('stepName'), VALUE_LIMIT)} " if r.get("stepName") else ""
+        return step + (f"[{_inline(frame, 60)}] " if frame else "") + _inline(r.get("taskId"), VALUE_LIMIT)
     if r.get("environmentId"):
         return _inline(r.get("environmentId"), VALUE_LIMIT)
     if r.get("stepId"):
@@ -323,8 +335,12 @@ def _digest_message(d: Mapping[str, Any]) -> Dict[str, Any]:
     if d.get("windowStart") or d.get("windowEnd"):
         lines.add(f"*Window:* {_inline(d.get('windowStart'), 40)} to {_inline(d.get('windowEnd'), 40)}")
     lines.add(f"*Failures:* {failures}" + (f" ({_counts_text(by_status, COUNTS_SHOWN)})" if by_status else ""))
+    step_names: Mapping[str, Any] = d.get("stepNames") or {} if isinstance(d.get("stepNames"), Mapping) else {}
     for label, key in (("By step", "byStep"), ("By exit code", "byExitCode")):
-        counts = _counts_text(_counts(d.get(key)), COUNTS_SHOWN)
+        table = _counts(d.get(key))
+        if key == "byStep":  # step names, not ids
+            table = {_inline(step_names.get(k) or k, 40): n for k, n in table.items()}
+        counts = _counts_text(table, COUNTS_SHOWN)
         if counts:
             lines.add(f"*{label}:* {counts}")
     monitor = _link("Deadline Cloud monitor", d.get("monitorUrl"))
@@ -392,11 +408,18 @@ def _sample_line(item: Mapping[str, Any]) -> str:
     exit_code = item.get("processExitCode")
     if exit_code not in (None, ""):
         line += f", exit {_inline(exit_code, 20)}"
+    if item.get("stepName"):
+        line += f" in *{_inline(item.get('stepName'), 40)}*"
     if item.get("workerId"):
         line += f" on `{_inline(item.get('workerId'), VALUE_LIMIT)}`"
     message = item.get("progressMessage")
     if message not in (None, ""):
         line += f": {_code(message, DIGEST_MESSAGE_LIMIT)}"
+    excerpt = item.get("logExcerpt")
+    if isinstance(excerpt, (list, tuple)) and excerpt:
+        last = next((str(x) for x in reversed(excerpt) if str(x).strip() and "exited with code" not in str(x)
+                     and not str(x).startswith("openjd: ")), str(excerpt[-1]))
+        line += f" \u2014 log: {_code(last, DIGEST_MESSAGE_LIMIT)}"
     link = _link("CloudWatch Logs", item.get("logsUrl"))
     return line + (f" \u2014 {link}" if link else "")
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .enrichment import JOB_NAME_LIMIT, ROOT_CAUSE_FIELDS, JobInfo, id_number, monitor_job_url
+from .enrichment import JOB_NAME_LIMIT, ROOT_CAUSE_FIELDS, JobInfo, excerpt_lines, id_number, monitor_job_url
 from .chat import chat_for_digest, chat_for_job_run
 from .notification import (
     KIND_DIGEST,
@@ -29,9 +29,10 @@ from .notification import (
     cut_text,
     dedupe,
     fit_message,
-    fit_subject,
+    job_subject,
     job_text,
     json_text,
+    log_excerpt_text,
     not_included_text,
     parameters_text,
     root_cause_rows,
@@ -45,6 +46,10 @@ from .requests import JobRunChange
 
 #: Characters of a progress message in a digest (sample and root causes).
 SAMPLE_MESSAGE_LIMIT = 200
+#: The end of the session's log in each sample entry: its last lines, within this many UTF-8 bytes (a sample
+#: of 50 stays far within the SNS limit, in the JSON and the email alike).
+SAMPLE_LOG_LINES = 10
+SAMPLE_LOG_BYTES = 1024
 #: Distinct root causes listed (the ones explaining most actions); the JSON says how many there were.
 ROOT_CAUSE_LIMIT = 10
 #: Rows of each count table (by status, step, exit code); the rest are added up as ``other``.
@@ -118,6 +123,8 @@ def render_digest(
         "failures": summary.count,
         "byStatus": _top(summary.by_status),
         "byStep": _top(summary.by_step),
+        # The names of the steps ``byStep`` counts by id (people read names; machines keep both).
+        "stepNames": {k: v for k, v in summary.step_names.items() if k in summary.by_step},
         "byExitCode": _top(summary.by_exit_code),
         "sample": [_sample(record) for record in summary.sample()],
         "rootCauses": causes,
@@ -129,13 +136,14 @@ def render_digest(
     }
     failures = summary.count
     noun = "failure" if failures == 1 else "failures"
-    subject = fit_subject(f"Deadline: {failures} {noun} in job ", str(job_name or job_id),
-                          f" (window {_window_text(start, end)})")
+    subject = job_subject(job_name or job_id or "unknown job", f"{failures} {noun}",
+                          f"in window {_window_text(start, end)}")
 
     default, email, message = fit_message(
         lambda d, note: (_json(d), _digest_email(d, subject, note)),
         doc,
-        reductions=[_trim_digest(100, 60, 10), _shrink(128, 10), _shrink(64, 5)],
+        reductions=[_sample_excerpts(3), _sample_excerpts(0), _trim_digest(100, 60, 10), _shrink(128, 10),
+                    _shrink(64, 5)],
         minimal=_minimal_digest,
     )
     attributes = attribute_values({"kind": KIND_DIGEST, "outcome": "failure", "farmId": farm_id,
@@ -156,6 +164,8 @@ class _Summary:
         self.by_status: Counter = Counter()
         self.by_step: Counter = Counter()
         self.by_exit_code: Counter = Counter()
+        #: step id (as in ``by_step``) -> the step's name
+        self.step_names: Dict[str, str] = {}
         #: root cause id -> [actions it explains, the cause, a logs link of its session, first seen]
         self.causes: Dict[str, List[Any]] = {}
         self.missing: Dict[str, None] = {}
@@ -169,6 +179,8 @@ class _Summary:
             self.job_name, self.job_priority = record.get("jobName"), record.get("jobPriority")
         self.by_status[_key(record.get("status"))] += 1
         self.by_step[_key(record.get("stepId"))] += 1
+        if record.get("stepId") and record.get("stepName"):
+            self.step_names.setdefault(_key(record.get("stepId")), cut_text(str(record.get("stepName")), _KEY_LIMIT, "..."))
         self.by_exit_code[_key(record.get("processExitCode"))] += 1
 
         cause = record.get("rootCause")
@@ -228,6 +240,7 @@ def _sample(record: Mapping[str, Any]) -> Dict[str, Any]:
         "actionType": record.get("actionType"),
         "status": record.get("status"),
         "stepId": record.get("stepId"),
+        "stepName": record.get("stepName"),
         "taskId": record.get("taskId"),
         "environmentId": record.get("environmentId"),
         "parameters": shrink(parameters, _PARAMETER_LIMIT, 20) if isinstance(parameters, Mapping) else None,
@@ -236,6 +249,7 @@ def _sample(record: Mapping[str, Any]) -> Dict[str, Any]:
         "startedAt": record.get("startedAt"),
         "endedAt": record.get("endedAt"),
         "workerId": record.get("workerId"),
+        "logExcerpt": _sample_excerpt(record.get("logExcerpt")),
         "logGroup": record.get("logGroup"),
         "logStream": record.get("logStream"),
         "logsUrl": record.get("logsUrl"),
@@ -244,7 +258,16 @@ def _sample(record: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def _bounded(entry: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: shrink(v, _FIELD_LIMIT, 20) if k != "parameters" else v for k, v in entry.items()}
+    return {k: shrink(v, _FIELD_LIMIT, 20) if k not in ("parameters", "logExcerpt") else v
+            for k, v in entry.items()}
+
+
+def _sample_excerpt(lines: Any) -> Optional[List[str]]:
+    """A sample entry's log excerpt: its last ``SAMPLE_LOG_LINES`` lines within ``SAMPLE_LOG_BYTES``."""
+    if not isinstance(lines, (list, tuple)):
+        return None
+    return excerpt_lines([str(line) for line in lines], max_lines=SAMPLE_LOG_LINES, max_bytes=SAMPLE_LOG_BYTES,
+                         line_bytes=256)
 
 
 def _digest_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> str:
@@ -257,9 +280,12 @@ def _digest_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> 
         ("Failures", failures),
         ("Monitor", doc.get("monitorUrl")),
     ])]
+    names: Mapping[str, Any] = doc.get("stepNames") or {} if isinstance(doc.get("stepNames"), Mapping) else {}
     for title, key in (("By status", "byStatus"), ("By step", "byStep"), ("By exit code", "byExitCode")):
         counts = doc.get(key)
         if isinstance(counts, Mapping) and counts:
+            if key == "byStep":  # step names, not ids (the JSON keeps both)
+                counts = {str(names.get(k) or k): n for k, n in counts.items()}
             blocks.append(f"{title}:\n" + _counts_text(counts))
 
     causes = doc.get("rootCauses") or []
@@ -295,12 +321,17 @@ def _digest_email(doc: Mapping[str, Any], subject: str, note: Optional[str]) -> 
             exit_code = item.get("processExitCode")
             status = f"{item.get('status')}" + (f", exit {exit_code}" if exit_code is not None else "")
             lines.append(rows_text([
+                ("Step", item.get("stepName") or item.get("stepId")),
                 ("Status", status),
                 ("Worker", item.get("workerId")),
                 ("Message", item.get("progressMessage")),
                 ("Root cause", item.get("rootCauseId")),
                 ("Logs", item.get("logsUrl")),
             ], indent="     ").rstrip("\n"))
+            excerpt = log_excerpt_text(item.get("logExcerpt"), indent="       ",
+                                       heading="     Log, up to the action's end")
+            if excerpt:
+                lines.append(excerpt.rstrip("\n"))
         blocks.append("\n".join(lines) + "\n")
 
     suspects = [entry for entry in doc.get("suspectWorkers") or [] if isinstance(entry, Mapping)]
@@ -320,7 +351,7 @@ def _trim_digest(message_limit: int, parameter_limit: int, max_items: int):
         out = dict(doc)
         out["sample"] = [
             dict(item, progressMessage=shrink(item.get("progressMessage"), message_limit, max_items),
-                 parameters=shrink(item.get("parameters"), parameter_limit, max_items))
+                 parameters=shrink(item.get("parameters"), parameter_limit, max_items), logExcerpt=None)
             if isinstance(item, Mapping) else item
             for item in doc.get("sample") or []
         ]
@@ -328,6 +359,19 @@ def _trim_digest(message_limit: int, parameter_limit: int, max_items: int):
             dict(item, progressMessage=shrink(item.get("progressMessage"), message_limit, max_items))
             if isinstance(item, Mapping) else item
             for item in doc.get("rootCauses") or []
+        ]
+        return out
+    return trim
+
+
+def _sample_excerpts(lines: int):
+    """The sample's log excerpts cut to their last ``lines`` (none when 0): the first thing to go."""
+    def trim(doc: Dict[str, Any]) -> Dict[str, Any]:
+        out = dict(doc)
+        out["sample"] = [
+            dict(item, logExcerpt=(list(item["logExcerpt"])[-lines:] if lines else None))
+            if isinstance(item, Mapping) and isinstance(item.get("logExcerpt"), list) else item
+            for item in doc.get("sample") or []
         ]
         return out
     return trim
@@ -343,7 +387,7 @@ def _minimal_digest(doc: Dict[str, Any]) -> Dict[str, Any]:
     keep = ("kind", "farmId", "queueId", "jobId", "jobName", "jobPriority", "windowStart", "windowEnd",
             "failures", "distinctRootCauses", "monitorUrl")
     out = {k: shrink(doc.get(k), 256, 1) for k in keep}
-    out.update(byStatus={}, byStep={}, byExitCode={}, sample=[], rootCauses=[], notIncluded=[],
+    out.update(byStatus={}, byStep={}, stepNames={}, byExitCode={}, sample=[], rootCauses=[], notIncluded=[],
                suspectWorkers=[{k: shrink(s.get(k), 128, 1) for k in ("workerId", "fleetId", "failures", "taskRuns")}
                                for s in doc.get("suspectWorkers") or [] if isinstance(s, Mapping)][:10])
     return out
@@ -391,7 +435,7 @@ def render_job_run(
     if len(nonzero) > 3:
         told += f", +{len(nonzero) - 3} more"
     tail = f" {_status_word(change.task_run_status)} ({told + ' of ' if told else ''}{total} task{'' if total == 1 else 's'})"
-    subject = fit_subject("Deadline: job ", str(name or change.job_id), tail)
+    subject = job_subject(name or change.job_id, "job", tail.strip())
 
     default, email, message = fit_message(
         lambda d, note: (_json(d), _job_run_email(d, subject, note)),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 from urllib.parse import quote
 
 from ..errors import MalformedSessionActionError
@@ -25,7 +25,8 @@ from .record import ENRICHMENT_FIELDS, RECORD_FIELDS, ROOT_CAUSE_FIELDS, Record,
 __all__ = [
     "ENRICHMENT_FIELDS", "ROOT_CAUSE_FIELDS", "JobInfo", "SessionInfo", "job_info", "session_info",
     "default_session_info", "logs_console_url", "monitor_job_url", "needs_root_cause",
-    "first_failed_action_id", "root_cause", "enrich",
+    "first_failed_action_id", "root_cause", "enrich", "step_name", "excerpt_lines", "log_end_time_ms",
+    "wants_log_excerpt",
 ]
 
 
@@ -39,6 +40,15 @@ _CONSOLE_HOSTS = {
     "aws-us-gov": "console.amazonaws-us-gov.com",
 }
 _NUMBER_SUFFIX = re.compile(r"-(\d{1,18})$")
+#: GetStep's ``name`` is 1..100 characters (botocore model, ``StepName``); a longer one is cut (with a mark).
+STEP_NAME_LIMIT = 100
+#: ``logExcerpt``: at most this many UTF-8 bytes for the whole list, and per line (a longer line is cut
+#: with ``LINE_CUT``). 4 KiB keeps a record's message, each of a digest's sample entries and the DynamoDB
+#: item far below their limits (SNS 256 KiB, DynamoDB 400 KB) whatever the log holds.
+LOG_EXCERPT_BYTES = 4096
+LOG_LINE_BYTES = 512
+LINE_CUT = "\u2026"
+_LOG_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,17 @@ def job_info(response: Mapping[str, Any]) -> JobInfo:
         if not _INT32[0] <= priority <= _INT32[1]:
             raise MalformedSessionActionError("priority", "is outside the 32-bit range")
     return JobInfo(job_id=job_id, name=name or None, priority=priority)
+
+
+def step_name(response: Mapping[str, Any]) -> Optional[str]:
+    """A GetStep answer (or a BatchGetStep item) -> the step's ``name`` (``None`` when it has none)."""
+    if not isinstance(response, Mapping):
+        raise MalformedSessionActionError("step", "is not an object")
+    _required_str(response, "stepId")
+    name = _optional_str(response, "name")
+    if name is not None and len(name) > STEP_NAME_LIMIT:
+        name = name[: STEP_NAME_LIMIT - 1] + "\u2026"
+    return name or None
 
 
 def session_info(response: Mapping[str, Any], *, farm_id: str, queue_id: str) -> SessionInfo:
@@ -245,6 +266,61 @@ def root_cause(record: Record) -> RootCause:
     return cast(RootCause, {key: record.get(key) for key in ROOT_CAUSE_FIELDS})
 
 
+# --- the session's log ------------------------------------------------------------------------
+
+
+def wants_log_excerpt(record: Record) -> bool:
+    """Whether a record gets the end of its session's log: a failed action (any failure status) that ran
+    in a session. Completions do not (one log read per completed task would cost more than it tells)."""
+    return bool(record.get("sessionId")) and record.get("outcome") == "failure"
+
+
+def log_end_time_ms(record: Record) -> Optional[int]:
+    """Where the action's lines end in its session's log: ``endedAt`` (else ``workerUpdatedAt``) as epoch
+    milliseconds, plus one because GetLogEvents' ``endTime`` leaves out events at that very time (CloudWatch
+    Logs API Reference, GetLogEvents: "Events with a timestamp equal to or later than this time are not
+    included"). ``None`` when the action never ran (NEVER_ATTEMPTED): the session's log up to now, which is
+    what stopped it."""
+    for key in ("endedAt", "workerUpdatedAt"):
+        when = _when(record.get(key))
+        if when is not None:
+            return int(when.timestamp() * 1000) + 1
+    return None
+
+
+def excerpt_lines(messages: Sequence[Any], *, max_lines: int, max_bytes: int = LOG_EXCERPT_BYTES,
+                  line_bytes: int = LOG_LINE_BYTES) -> List[str]:
+    """The last ``max_lines`` lines of log event ``messages`` (oldest first), oldest first, within
+    ``max_bytes`` UTF-8 bytes in all: a message of several lines counts as several; control characters
+    become spaces; a line over ``line_bytes`` is cut (``LINE_CUT``); when the lines do not fit, the oldest
+    are left out. An empty list when nothing was logged."""
+    if max_lines <= 0:
+        return []
+    lines: List[str] = []
+    for message in messages or ():
+        text = message if isinstance(message, str) else str(message)
+        lines.extend(part.rstrip("\r") for part in text.rstrip("\n").split("\n"))
+    out: List[str] = []
+    used = 0
+    for line in reversed(lines[-max_lines:]):
+        line = _cut_bytes(_LOG_CONTROL.sub(" ", line).rstrip(), line_bytes)
+        size = len(line.encode("utf-8")) + 1
+        if used + size > max_bytes:
+            break
+        out.append(line)
+        used += size
+    out.reverse()
+    return out
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    mark = len(LINE_CUT.encode("utf-8"))
+    return data[: max(limit - mark, 0)].decode("utf-8", "ignore") + LINE_CUT
+
+
 # --- the enriched record -----------------------------------------------------------------------
 
 
@@ -258,6 +334,8 @@ def enrich(
     partition: str,
     monitor_url: Optional[str],
     missing: Sequence[str],
+    step_name: Optional[str] = None,
+    log_excerpt: Optional[Sequence[str]] = None,
 ) -> Record:
     """A new record with ``ENRICHMENT_FIELDS`` filled from what could be read.
 
@@ -289,11 +367,13 @@ def enrich(
     out.update({
         "jobName": job.name if job else None,
         "jobPriority": job.priority if job else None,
+        "stepName": step_name or None,
         "workerId": session.worker_id if session else None,
         "fleetId": session.fleet_id if session else None,
         "logGroup": group,
         "logStream": stream,
         "logsUrl": logs_console_url(region, group, stream, partition) if group else None,
+        "logExcerpt": list(log_excerpt) if log_excerpt is not None else None,
         "monitorUrl": monitor_job_url(monitor_url, farm_id, queue_id, job_id),
         "rootCause": cause,
         "enrichmentMissing": missing_list or None,

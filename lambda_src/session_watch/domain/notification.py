@@ -85,18 +85,22 @@ def session_log_location(record: Record) -> Dict[str, Optional[str]]:
 def render_notification(record: Record) -> Notification:
     """One message for one session action. ``default`` is the record as JSON; ``email`` the text.
 
-    The message always fits SNS: when it would not, the email's biggest text fields (progressMessage,
-    parameters, rootCause.progressMessage) are cut with a marker, then all of its fields; when the record
-    alone is too big, the record's too, then only ids remain. Never raises on a record of any size.
+    The message always fits SNS: when it would not, the log excerpt shrinks first (to its last 5 lines, then
+    none), then the email's biggest text fields (progressMessage, parameters, rootCause.progressMessage) are
+    cut with a marker, then all of its fields; when the record alone is too big, the record's too, then only
+    ids remain. Never raises on a record of any size.
     """
     big, everything = _trim_big_fields(1024, 50), _trim_everything(64, 8)
     default, email, message = fit_message(
         lambda pair, note: (_record_json(pair[0]), _render_email(pair[1], note)),
         (record, record),  # (what the JSON default shows, what the email shows)
         reductions=[
-            lambda pair: (pair[0], big(pair[1])),
-            lambda pair: (pair[0], everything(pair[1])),
-            lambda pair: (big(pair[0]), everything(pair[1])),
+            # The log excerpt shrinks first (the log link stays), then the other big fields.
+            lambda pair: (excerpt_tail(pair[0], 5), excerpt_tail(pair[1], 5)),
+            lambda pair: (excerpt_tail(pair[0], 0), excerpt_tail(pair[1], 0)),
+            lambda pair: (excerpt_tail(pair[0], 0), big(excerpt_tail(pair[1], 0))),
+            lambda pair: (excerpt_tail(pair[0], 0), everything(pair[1])),
+            lambda pair: (big(excerpt_tail(pair[0], 0)), everything(pair[1])),
             lambda pair: (_trim_big_fields(200, 10)(pair[0]), everything(pair[1])),
             lambda pair: (_trim_everything(256, 20)(pair[0]), everything(pair[1])),
             lambda pair: (everything(pair[0]), everything(pair[1])),
@@ -117,15 +121,116 @@ def _chat_for_record(record: Record) -> Dict[str, Any]:
 
 
 def render_subject(record: Record) -> str:
-    """A one-line subject (< 100 printable ASCII characters) saying what failed or completed."""
-    what = _ACTION_WORDS.get(record.get("actionType") or "", f"Action {record.get('actionType')}")
+    """``Deadline: <job name>: <step> <frame/parameters> <failed|completed...> (exit N) on <worker>``, under 100
+    printable ASCII characters: the job's name, what happened and the exit code always; then the first
+    parameter (the frame), the worker and the other parameters as room allows, each whole (cut at word
+    boundaries, never mid-path)."""
     verb = {"completion": "completed", "failure": _failure_word(record)}.get(
         record.get("outcome") or "", str(record.get("status") or "").lower()
     )
-    target = _target(record)
     exit_code = record.get("processExitCode")
-    tail = f" (exit {exit_code})" if exit_code not in (None, 0) else ""
-    return subject_text(f"Deadline: {what} {verb}{tail}: {target}")
+    exit_text = f" (exit {exit_code})" if exit_code not in (None, 0) else ""
+    action = record.get("actionType") or ""
+    optional: List[str] = []
+    if action == "taskRun" or record.get("taskId"):
+        what = str(record.get("stepName") or "Task")
+        optional = _parameter_words(record.get("parameters"))
+        if not optional and record.get("taskId"):
+            optional = [f"task {_task_number(record.get('taskId'))}"]
+        core = f"{verb}{exit_text}"
+    else:
+        what = _ACTION_WORDS.get(action, f"Action {action}")
+        environment = record.get("environmentId")
+        if environment:
+            what += " " + str(environment).rsplit(":", 1)[-1]
+        elif record.get("stepName") or record.get("stepId"):
+            what += f" of {record.get('stepName') or record.get('stepId')}"
+        core = f"{verb}{exit_text}"
+    worker = record.get("workerId")
+    return job_subject(record.get("jobName") or record.get("jobId") or "unknown job",
+                       what, core, optional, on=str(worker) if worker else None)
+
+
+def job_subject(job: Any, what: str, core: str, optional: Sequence[str] = (), *, on: Optional[str] = None) -> str:
+    """``Deadline: <job>: <what> <first optional> <core> on <on> <more optional>`` within ``SUBJECT_LIMIT``.
+
+    ``job``, ``what`` and ``core`` stay (the job name shortened at a word boundary when it leaves too little
+    room); the ``optional`` words (parameters) and the worker ``on`` go in whole as room allows: the first
+    optional word, then the worker (its id shortened to its first characters when whole it does not fit),
+    then the other optional words. Printable ASCII only."""
+    clean = [_NOT_SUBJECT_SAFE.sub("?", str(x)) for x in (job, what, core)]
+    job_text_, what, core = clean
+    extras = [_NOT_SUBJECT_SAFE.sub("?", str(x)) for x in optional if x not in (None, "")]
+    worker = _NOT_SUBJECT_SAFE.sub("?", on) if on else None
+    base = len("Deadline: ") + len(": ") + len(what) + 1 + len(core)
+    job_room = max(SUBJECT_LIMIT - base, 16)
+    job_text_ = cut_words(job_text_, min(job_room, 40)) if len(job_text_) > job_room else job_text_
+
+    def text(first: List[str], worker_text: Optional[str], rest: List[str]) -> str:
+        middle = " ".join([what] + first + [core])
+        tail = (f" on {worker_text}" if worker_text else "") + "".join(f", {w}" for w in rest)
+        return f"Deadline: {job_text_}: {middle}{tail}"
+
+    chosen = text([], None, [])
+    first = extras[:1]
+    if first and len(text(first, None, [])) <= SUBJECT_LIMIT:
+        chosen = text(first, None, [])
+    else:
+        first = []
+    shown_worker = None
+    if worker:
+        for candidate in (worker, _short_id(worker)):
+            if len(text(first, candidate, [])) <= SUBJECT_LIMIT:
+                shown_worker = candidate
+                chosen = text(first, candidate, [])
+                break
+    rest: List[str] = []
+    for word in extras[1:] if first else []:
+        if len(text(first, shown_worker, rest + [word])) > SUBJECT_LIMIT:
+            break
+        rest.append(word)
+        chosen = text(first, shown_worker, rest)
+    return subject_text(chosen) if len(chosen) > SUBJECT_LIMIT else chosen
+
+
+def cut_words(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut at the last space (or ``_``/``-``) before it with ``...``;
+    a text without such a boundary is cut where it must be."""
+    if len(text) <= limit:
+        return text
+    room = max(limit - 3, 1)
+    head = text[:room]
+    for separator in (" ", "_", "-"):
+        at = head.rfind(separator)
+        if at >= room // 2:
+            return head[:at].rstrip(" ,;:([") + "..."
+    return head + "..."
+
+
+def _parameter_words(parameters: Any) -> List[str]:
+    """``Name=value`` of each parameter for a subject: the frame first, paths last (the first to be left out),
+    else by name; each value cut to 60 characters."""
+    if not isinstance(parameters, Mapping):
+        return []
+
+    def rank(item: Tuple[Any, Any]) -> Tuple[int, str]:
+        name, value = str(item[0]), str(item[1])
+        if name.lower() in ("frame", "frames", "f"):
+            return (0, name)
+        return (2 if ("/" in value or "\\" in value) else 1, name)
+
+    return [f"{name}={cut_text(str(value), 60, '...')}" for name, value in sorted(parameters.items(), key=rank)]
+
+
+def _short_id(resource_id: str) -> str:
+    """``worker-0123456789abcdef...`` -> ``worker-01234567...`` (enough to tell workers apart)."""
+    prefix, _, rest = resource_id.partition("-")
+    return f"{prefix}-{rest[:8]}..." if rest and len(rest) > 8 else resource_id
+
+
+def _task_number(task_id: Any) -> str:
+    text = str(task_id or "")
+    return text.rsplit("-", 1)[-1] if "-" in text else text
 
 
 def render_email(record: Record) -> str:
@@ -142,7 +247,7 @@ def _render_email(record: Record, note: Optional[str]) -> str:
         ("Action", record.get("actionType")),
         ("Job", job_text(job_name, record.get("jobPriority")) if job_name else record.get("jobId")),
         ("Job id", record.get("jobId") if job_name else None),
-        ("Step", record.get("stepId")),
+        ("Step", step_text(record.get("stepName"), record.get("stepId"))),
         ("Task", record.get("taskId")),
         ("Environment", record.get("environmentId")),
         ("Parameters", parameters_text(record.get("parameters"))),
@@ -163,6 +268,9 @@ def _render_email(record: Record, note: Optional[str]) -> str:
         ("Monitor", record.get("monitorUrl")),
     ]
     blocks = [render_subject(record) + "\n\n" + rows_text(rows)]
+    excerpt = log_excerpt_text(record.get("logExcerpt"))
+    if excerpt:
+        blocks.append(excerpt)
     cause = record.get("rootCause")
     if isinstance(cause, Mapping) and any(v is not None for v in cause.values()):
         blocks.append("Root cause (the first failed action of this session):\n"
@@ -173,6 +281,33 @@ def _render_email(record: Record, note: Optional[str]) -> str:
     if note:
         blocks.append(note + "\n")
     return "\n".join(blocks)
+
+
+def step_text(name: Any, step_id: Any) -> Optional[str]:
+    """``Render (step-0123...)``: the step's name with its id; the id alone without a name."""
+    if name and step_id:
+        return f"{name} ({step_id})"
+    return str(name or step_id) if (name or step_id) else None
+
+
+def log_excerpt_text(lines: Any, indent: str = "  ", heading: str = "The end of the session's log, up to the "
+                     "action's end") -> Optional[str]:
+    """The excerpt as an indented block under a heading that says how many lines it is; ``None`` without."""
+    if not isinstance(lines, (list, tuple)):
+        return None
+    if not lines:
+        return f"{heading}: nothing was logged.\n"
+    body = "".join(f"{indent}{line}\n" for line in lines)
+    return f"{heading} (last {len(lines)} line{'' if len(lines) == 1 else 's'}):\n{body}"
+
+
+def excerpt_tail(record: Mapping[str, Any], lines: int) -> Dict[str, Any]:
+    """``record`` with only the last ``lines`` of its ``logExcerpt`` (none when 0): a size reduction."""
+    out = dict(record)
+    excerpt = out.get("logExcerpt")
+    if isinstance(excerpt, (list, tuple)) and len(excerpt) > lines:
+        out["logExcerpt"] = list(excerpt[len(excerpt) - lines:]) if lines else None
+    return out
 
 
 def root_cause_rows(cause: Mapping[str, Any], message_limit: Optional[int] = None) -> List[Tuple[str, Any]]:
@@ -215,7 +350,7 @@ def _plain(value: Any) -> Any:
         return repr(value)
 
 
-_BIG_FIELDS = ("progressMessage", "parameters", "parameterTypes")
+_BIG_FIELDS = ("progressMessage", "parameters", "parameterTypes", "logExcerpt")
 
 
 def _trim_big_fields(text_limit: int, max_items: int) -> Callable[[Mapping[str, Any]], Dict[str, Any]]:
@@ -258,12 +393,12 @@ def subject_text(text: str) -> str:
 
 
 def fit_subject(head: str, name: str, tail: str) -> str:
-    """``head + name + tail`` as a subject, shortening ``name`` (a job name, say) first so that the
-    head and the tail stay whole."""
+    """``head + name + tail`` as a subject, shortening ``name`` (a job name, say) first, at a word boundary,
+    so that the head and the tail stay whole."""
     head, name, tail = (_NOT_SUBJECT_SAFE.sub("?", part) for part in (head, name, tail))
     room = SUBJECT_LIMIT - len(head) - len(tail)
     if len(name) > room and room >= 8:
-        name = name[: room - 3] + "..."
+        name = cut_words(name, room)
     return subject_text(head + name + tail)
 
 

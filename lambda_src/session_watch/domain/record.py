@@ -53,15 +53,18 @@ class Record(TypedDict):
     progressMessage: Optional[str]
     manifests: Optional[List[Dict[str, Any]]]
     acquiredLimits: Optional[List[Dict[str, Any]]]
-    # Enrichment (domain/enrichment.py): job name and priority (GetJob), where the session runs and
-    # logs (GetSession), links, the root cause of a NEVER_ATTEMPTED action, and what could not be found.
+    # Enrichment (domain/enrichment.py): job name and priority (GetJob), the step's name (GetStep), where
+    # the session runs and logs (GetSession), the last lines it logged up to the action's end (CloudWatch
+    # Logs GetLogEvents), links, the root cause of a NEVER_ATTEMPTED action, and what could not be found.
     jobName: Optional[str]
     jobPriority: Optional[int]
+    stepName: Optional[str]
     workerId: Optional[str]
     fleetId: Optional[str]
     logGroup: Optional[str]
     logStream: Optional[str]
     logsUrl: Optional[str]
+    logExcerpt: Optional[List[str]]
     monitorUrl: Optional[str]
     rootCause: Optional[RootCause]
     enrichmentMissing: Optional[List[str]]
