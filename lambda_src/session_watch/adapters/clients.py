@@ -16,11 +16,15 @@ _clients: Dict[str, Any] = {}
 def _config():
     from botocore.config import Config
 
+    from ..fanout import WIDTH
+
     return Config(
         retries={"mode": "standard", "total_max_attempts": 5},  # the first try and 4 retries
         connect_timeout=3,
         read_timeout=10,
         tcp_keepalive=True,
+        # one connection per call the fan-out sends at once (``fanout.py``); botocore's default is 10
+        max_pool_connections=WIDTH,
     )
 
 

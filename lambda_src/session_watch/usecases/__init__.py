@@ -62,12 +62,18 @@ class Service:
                     [rec for _, rec in ready],
                     [r.run_status if isinstance(r, TaskRunChange) else None for r, _ in ready], now)
 
+        # The session actions' writes go side by side (``SessionActions.handle_many``); the rest one by one.
+        errors = self.session_actions.handle_many(
+            [(m, r) for m, r in items if isinstance(r, (SessionActionRef, TaskRunChange))], inv)
         failed: List[str] = []
         for message_id, request in items:
             try:
                 if isinstance(request, Exception):
                     raise request
-                self._handle(request, inv, message_id)
+                if message_id in errors:
+                    raise errors[message_id]
+                if not isinstance(request, (SessionActionRef, TaskRunChange)):
+                    self._handle(request, inv, message_id)
             except Exception as err:  # the typed errors, and anything else: the message fails alone
                 logger.warning("message failed; it will be retried alone",
                                extra={"messageId": message_id, "errorType": type(err).__name__,

@@ -11,8 +11,9 @@ harmless: the digest is published once, under the window's lease.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
+from .. import fanout
 from ..cache import LruSet
 from ..config import Settings
 from ..domain.digest import render_digest
@@ -38,6 +39,14 @@ FLUSHING = ("publishing", "published")
 UNSCHEDULED = (None, "opening")
 
 
+class WindowCheck(NamedTuple):
+    """A digest window as a batch found it after its writes: whether it had ended, and its ledger state
+    (``None``: created by this batch, or not asked because it had not ended)."""
+
+    late: bool
+    state: Optional[str]
+
+
 class DigestWindows:
     def __init__(self, ports: Ports, settings: Settings) -> None:
         self._ports = ports
@@ -47,24 +56,55 @@ class DigestWindows:
 
     # --- joining -----------------------------------------------------------------------------
 
-    def joined(self, record: Record, start: int, inv: Invocation) -> None:
+    def joined(self, record: Record, start: int, inv: Invocation, check: Optional["WindowCheck"] = None) -> None:
         """A record has joined the window ``start``: make sure its flush is queued, and move the record
-        to the next window if this window's flush has already begun."""
-        asked, state = self._ensure_flush(record, start, inv.now)
-        count(Metric.DIGESTED)
-        now = time.time()
-        if now >= start + self._settings.digest_window_seconds:
-            if not asked:
+        to the next window if this window's flush has already begun.
+
+        ``check``: what ``prepare`` learnt of the window after every write of the batch had landed (then
+        nothing is asked again for this record)."""
+        if check is None:
+            asked, state = self._ensure_flush(record, start, inv.now)
+            now = time.time()
+            late = now >= start + self._settings.digest_window_seconds
+            if late and not asked:
                 state = self._ledger().state(record["jobId"], window_key(start))
-            if state in FLUSHING:
-                later = window_start(now, self._settings.digest_window_seconds)
-                self._ensure_flush(record, later, now)
-                self._ports.records.move_to_digest(
-                    record, digest_window_key(record["jobId"], record["sessionActionId"], later))
-                logger.info("late for its digest window; moved to the next one",
-                            extra={**safe_summary(record), "windowStart": later})
-                return
+        else:
+            late, state = check.late, check.state
+        count(Metric.DIGESTED)
+        if late and state in FLUSHING:
+            now = time.time()
+            later = window_start(now, self._settings.digest_window_seconds)
+            self._ensure_flush(record, later, now)
+            self._ports.records.move_to_digest(
+                record, digest_window_key(record["jobId"], record["sessionActionId"], later))
+            logger.info("late for its digest window; moved to the next one",
+                        extra={**safe_summary(record), "windowStart": later})
+            return
         logger.info("recorded; added to the job's digest", extra={**safe_summary(record), "windowStart": start})
+
+    def prepare(self, joins: Sequence[Tuple[Record, int]], inv: Invocation) -> Dict[Tuple[str, int], "WindowCheck"]:
+        """The windows a batch's records joined (``joins``: record, window start; all written already),
+        each opened (its flush queued) and checked once, side by side: per (jobId, windowStart), whether
+        the window had ended once the batch's writes were in, and its state as the ledger then had it.
+
+        One answer per window covers every record of the batch in it: the time is taken and the ledger
+        asked after all of those writes landed, so a flush that had not begun then will find them all.
+        A window whose check failed is left out: each of its records asks again on its own (``joined``),
+        and fails alone if the ledger or the queue still fails."""
+        first: Dict[Tuple[str, int], Record] = {}
+        for record, start in joins:
+            first.setdefault((record["jobId"], start), record)
+        now = time.time()
+
+        def check(record: Record, start: int) -> WindowCheck:
+            asked, state = self._ensure_flush(record, start, inv.now)
+            late = now >= start + self._settings.digest_window_seconds
+            if late and not asked:
+                state = self._ledger().state(record["jobId"], window_key(start))
+            return WindowCheck(late, state)
+
+        outcomes = fanout.run_all([lambda r=r, k=k: check(r, k[1]) for k, r in first.items()])
+        return {key: done.value for key, done in zip(first, outcomes) if done.error is None and done.value}
 
     def repair(self, record: Record, digest_window: Optional[str], inv: Invocation) -> None:
         """A duplicate delivery of a record that joined ``digest_window``: its flush may never have been
