@@ -11,7 +11,8 @@ harmless: the digest is published once, under the window's lease.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from functools import partial
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .. import fanout
 from ..cache import LruSet
@@ -103,7 +104,8 @@ class DigestWindows:
                 state = self._ledger().state(record["jobId"], window_key(start))
             return WindowCheck(late, state)
 
-        outcomes = fanout.run_all([lambda r=r, k=k: check(r, k[1]) for k, r in first.items()])
+        tasks: List[Callable[[], WindowCheck]] = [partial(check, r, k[1]) for k, r in first.items()]
+        outcomes = fanout.run_all(tasks)
         return {key: done.value for key, done in zip(first, outcomes) if done.error is None and done.value}
 
     def repair(self, record: Record, digest_window: Optional[str], inv: Invocation) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .. import fanout
@@ -173,7 +174,8 @@ class SessionActions:
             except Exception as err:  # the message fails alone
                 failed[message_id] = err
 
-        answers = fanout.run_all([lambda w=w: w.send(self._ports.records) for _, _, w in writes])
+        sends: List[Callable[[], SaveResult]] = [partial(w.send, self._ports.records) for _, _, w in writes]
+        answers = fanout.run_all(sends)
         joins = [(w.record, w.start) for (_, _, w), done in zip(writes, answers)
                  if done.error is None and w.start is not None and done.value is not None
                  and done.value.kind is SaveKind.CLAIMED]
