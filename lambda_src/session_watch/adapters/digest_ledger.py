@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.keys import window_key
+from ..domain.keys import DIGEST_SHARDS, window_key
 from ..errors import DigestScheduleError
 from .record_store import store_call
 
@@ -29,6 +29,17 @@ from .record_store import store_call
 MAX_DELAY_SECONDS = 900
 
 OPENING, SCHEDULED, PUBLISHING, PUBLISHED = "opening", "scheduled", "publishing", "published"
+
+
+class Lease(frozenset):
+    """A publishing lease taken: the channels already published on, and what the item recorded."""
+
+    shards: Optional[int]
+
+    def __new__(cls, channels: Any = (), *, shards: Optional[int] = None) -> "Lease":
+        lease = super().__new__(cls, channels)
+        lease.shards = shards
+        return lease
 
 
 class DigestLedger:
@@ -49,10 +60,12 @@ class DigestLedger:
                 Key=self._key(job_id, window_key(window_start)),
                 UpdateExpression="SET #state = if_not_exists(#state, :opening), "
                                  "flushAt = if_not_exists(flushAt, :flushAt), "
-                                 "expiresAt = if_not_exists(expiresAt, :expiresAt)",
+                                 "expiresAt = if_not_exists(expiresAt, :expiresAt), "
+                                 "shards = if_not_exists(shards, :shards)",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":opening": {"S": OPENING}, ":flushAt": {"N": _num(flush_at)},
-                                           ":expiresAt": {"N": str(expires_at)}},
+                                           ":expiresAt": {"N": str(expires_at)},
+                                           ":shards": {"N": str(DIGEST_SHARDS)}},
                 ReturnValues="ALL_OLD",
             )
         return (response.get("Attributes") or {}).get("state", {}).get("S")
@@ -63,11 +76,12 @@ class DigestLedger:
                           {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}}, "#state = :opening")
 
     def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float,
-              expires_at: int) -> Optional[FrozenSet[str]]:
+              expires_at: int) -> Optional["Lease"]:
         """Take the publishing lease of a ledger item (a window, a job-level message).
 
         ``None`` when it is already published or another call holds an unexpired lease; else the channels
-        an earlier lease already published it on (``channelsDone``), which this one must not repeat.
+        an earlier lease already published it on (``channelsDone``), which this one must not repeat, with
+        the index keys the window's records went to (``Lease.shards``; ``None``: not recorded).
         """
         token = uuid.uuid4().hex
         old = self._conditional(
@@ -83,7 +97,8 @@ class DigestLedger:
         )
         if old is None:
             return None
-        return frozenset(old.get("channelsDone", {}).get("SS", []))
+        shards = old.get("shards", {}).get("N")
+        return Lease(old.get("channelsDone", {}).get("SS", []), shards=int(shards) if shards else None)
 
     def state(self, job_id: str, digest_key: str) -> Optional[str]:
         """The item's state (strongly consistent read); ``None`` when there is no such item."""

@@ -19,7 +19,7 @@ from ..cache import LruSet
 from ..config import Settings
 from ..domain.digest import render_digest
 from ..domain.enrichment import JobInfo, monitor_job_url
-from ..domain.keys import digest_window_key, digest_window_keys, joined_window_start, window_key, window_start
+from ..domain.keys import LEGACY_DIGEST_SHARDS, digest_window_key, digest_window_keys, joined_window_start, window_key, window_start
 from ..domain.record import Record
 from ..domain.requests import DigestFlush
 from ..errors import ConfigurationError
@@ -151,7 +151,9 @@ class DigestWindows:
             result["digest"]["status"] = "already published"
             return result
 
-        members = self._ports.records.digest_members(digest_window_keys(flush.job_id, flush.window_start))
+        # The index keys the window was opened with (its ledger item says; older windows: the legacy count).
+        shards = getattr(done, "shards", None) or LEGACY_DIGEST_SHARDS
+        members = self._ports.records.digest_members(digest_window_keys(flush.job_id, flush.window_start, shards))
         if not members:
             ledger.finish(flush.job_id, key, published_count=0, message_id="")
             result["digest"].update(status="empty", failures=0)
