@@ -387,8 +387,11 @@ class FunctionProcess:
     """A worker process (``benchmarks/worker.py``): one warm execution environment of the function
     (``kind="handler"``) or of the baseline (``kind="baseline"``), in the Lambda-like setup."""
 
-    def __init__(self, kind: str, tree: FunctionTree, env: Mapping[str, str], log: Optional[Path] = None) -> None:
+    def __init__(self, kind: str, tree: FunctionTree, env: Mapping[str, str], log: Optional[Path] = None,
+                 variants: Sequence[str] = ()) -> None:
         command = [sys.executable, *tree.python_flags(), str(BENCH_DIR / "worker.py"), "--kind", kind]
+        for variant in variants:
+            command += ["--variant", variant]
         for entry in tree.sys_path():
             command += ["--path", entry]
         command += ["--log", str(log or os.devnull)]

@@ -19,7 +19,7 @@ from typing import Any, Callable, Generic, List, Optional, Sequence, TypeVar
 T = TypeVar("T")
 
 #: Calls in flight at once (the pool's threads; the clients' connection pool is as large).
-WIDTH = 20
+WIDTH = 25
 
 _lock = threading.Lock()
 _pool: Optional[Any] = None  # the ThreadPoolExecutor, made on first use (nothing at import)

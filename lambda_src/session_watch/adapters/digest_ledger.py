@@ -17,16 +17,18 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.keys import DIGEST_SHARDS, window_key
 from ..errors import DigestScheduleError
-from .record_store import store_call
+from .record_store import TRANSACTION_LIMIT, store_call
 
 #: SQS ``DelaySeconds`` limit.
 MAX_DELAY_SECONDS = 900
+#: SendMessageBatch takes at most 10 messages.
+SEND_BATCH_LIMIT = 10
 
 OPENING, SCHEDULED, PUBLISHING, PUBLISHED = "opening", "scheduled", "publishing", "published"
 
@@ -74,6 +76,34 @@ class DigestLedger:
         """The window's flush is on the digest queue (only an ``opening`` window changes)."""
         self._conditional(job_id, window_key(window_start), "SET #state = :scheduled",
                           {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}}, "#state = :opening")
+
+    def mark_scheduled_many(self, windows: Sequence[Tuple[str, int]]) -> None:
+        """``mark_scheduled`` for many windows (jobId, windowStart): one TransactWriteItems of up to 100
+        conditional updates. When DynamoDB cancels it (a window has moved on meanwhile: its condition
+        failed; or a concurrent write), each window is marked on its own, which skips the moved ones."""
+        for start in range(0, len(windows), TRANSACTION_LIMIT):
+            chunk = windows[start:start + TRANSACTION_LIMIT]
+            if len(chunk) == 1:
+                self.mark_scheduled(*chunk[0])
+                continue
+            try:
+                self._client.transact_write_items(TransactItems=[{"Update": {
+                    "TableName": self._table, "Key": self._key(job_id, window_key(window_start)),
+                    "UpdateExpression": "SET #state = :scheduled", "ConditionExpression": "#state = :opening",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}},
+                }} for job_id, window_start in chunk])
+                continue
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in (
+                        "TransactionCanceledException", "TransactionConflictException"):
+                    with store_call("TransactWriteItems", self._table):
+                        raise
+            except BotoCoreError:
+                with store_call("TransactWriteItems", self._table):
+                    raise
+            for job_id, window_start in chunk:
+                self.mark_scheduled(job_id, window_start)
 
     def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float,
               expires_at: int) -> Optional["Lease"]:
@@ -173,7 +203,7 @@ class DigestQueue:
         self._url = queue_url
 
     def schedule_flush(self, flush: Mapping[str, Any], *, delay_seconds: float) -> str:
-        delay = max(0, min(MAX_DELAY_SECONDS, int(delay_seconds + 0.999)))
+        delay = _delay(delay_seconds)
         try:
             response = self._client.send_message(
                 QueueUrl=self._url,
@@ -186,6 +216,40 @@ class DigestQueue:
         except BotoCoreError as err:
             raise DigestScheduleError(f"SendMessage {self._url}: {type(err).__name__}: {err}") from None
         return str(response.get("MessageId", ""))
+
+
+    def schedule_flushes(self, flushes: Sequence[Tuple[Mapping[str, Any], float]]) -> List[Union[str, DigestScheduleError]]:
+        """``schedule_flush`` for many (flush, delay): SendMessageBatch of up to 10 messages, each with its
+        own ``DelaySeconds``; per flush, in order, its message id or its ``DigestScheduleError``."""
+        out: List[Union[str, DigestScheduleError]] = []
+        for start in range(0, len(flushes), SEND_BATCH_LIMIT):
+            chunk = flushes[start:start + SEND_BATCH_LIMIT]
+            entries = [{"Id": str(i), "MessageBody": json.dumps({"digestFlush": dict(flush)}, separators=(",", ":")),
+                        "DelaySeconds": _delay(delay)} for i, (flush, delay) in enumerate(chunk)]
+            try:
+                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except ClientError as err:
+                error = err.response.get("Error", {})
+                failure = DigestScheduleError(f"SendMessageBatch {self._url}: {error.get('Code')}: {error.get('Message')}")
+                out.extend(failure for _ in chunk)
+                continue
+            except BotoCoreError as err:
+                failure = DigestScheduleError(f"SendMessageBatch {self._url}: {type(err).__name__}: {err}")
+                out.extend(failure for _ in chunk)
+                continue
+            sent = {e["Id"]: str(e.get("MessageId", "")) for e in response.get("Successful") or []}
+            failed = {e["Id"]: e for e in response.get("Failed") or []}
+            for i in range(len(chunk)):
+                if str(i) in sent:
+                    out.append(sent[str(i)])
+                else:
+                    f = failed.get(str(i), {})
+                    out.append(DigestScheduleError(f"SendMessageBatch {self._url}: {f.get('Code')}: {f.get('Message')}"))
+        return out
+
+
+def _delay(delay_seconds: float) -> int:
+    return max(0, min(MAX_DELAY_SECONDS, int(delay_seconds + 0.999)))
 
 
 def _num(value: float) -> str:

@@ -22,7 +22,7 @@ from ..domain.enrichment import JobInfo, monitor_job_url
 from ..domain.keys import LEGACY_DIGEST_SHARDS, digest_window_key, digest_window_keys, joined_window_start, window_key, window_start
 from ..domain.record import Record
 from ..domain.requests import DigestFlush
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SessionWatchError
 from ..observability import Metric, count, logger, safe_summary
 from ..ports import Ports
 from .invocation import Invocation
@@ -96,17 +96,59 @@ class DigestWindows:
         for record, start in joins:
             first.setdefault((record["jobId"], start), record)
         now = time.time()
+        ledger = self._ledger()
+        window = self._settings.digest_window_seconds
+        states: Dict[Tuple[str, int], Optional[str]] = {}
+        asked = [key for key in first if key not in self._scheduled]
+        if asked:
+            queue = self._ports.flush_queue
+            if queue is None:
+                raise ConfigurationError("DIGEST_QUEUE_URL", "digest mode needs the digest queue")
+            # 1. open the windows, side by side
+            opens: List[Callable[[], Optional[str]]] = [
+                partial(ledger.open_window, job_id, start, flush_at=start + window + DIGEST_GRACE_SECONDS,
+                        expires_at=int(inv.now) + LEDGER_RETENTION_SECONDS) for job_id, start in asked]
+            for key, opened in zip(asked, fanout.run_all(opens)):
+                if opened.error is None:
+                    states[key] = opened.value
+            # 2. queue the flushes of those not known queued (SendMessageBatch, 10 a call), then 3. mark them
+            unscheduled = [key for key in asked if key in states and states[key] in UNSCHEDULED]
+            flushes = [({"farmId": first[key]["farmId"], "queueId": first[key]["queueId"], "jobId": key[0],
+                         "windowStart": key[1]}, key[1] + window + DIGEST_GRACE_SECONDS - now) for key in unscheduled]
+            chunks = [flushes[i:i + 10] for i in range(0, len(flushes), 10)]
+            sends: List[Callable[[], List[Any]]] = [partial(queue.schedule_flushes, chunk) for chunk in chunks]
+            sent: List[Any] = []
+            for chunk, answers in zip(chunks, fanout.run_all(sends)):
+                sent.extend(answers.value or [] if answers.error is None else [answers.error] * len(chunk))
+            queued = [key for key, answer in zip(unscheduled, sent) if isinstance(answer, str)]
+            for key, answer in zip(unscheduled, sent):
+                if not isinstance(answer, str):
+                    states.pop(key, None)  # not queued: its records queue it on their own (``joined``)
+            if queued:
+                try:
+                    ledger.mark_scheduled_many(queued)
+                    logger.info("digest window flushes queued", extra={"windows": len(queued)})
+                except SessionWatchError:
+                    for key in queued:  # queued, not marked: its records settle it on their own (``joined``)
+                        states.pop(key, None)
+            for key in asked:
+                if key in states:
+                    self._scheduled.add(key)
 
-        def check(record: Record, start: int) -> WindowCheck:
-            asked, state = self._ensure_flush(record, start, inv.now)
-            late = now >= start + self._settings.digest_window_seconds
-            if late and not asked:
-                state = self._ledger().state(record["jobId"], window_key(start))
-            return WindowCheck(late, state)
-
-        tasks: List[Callable[[], WindowCheck]] = [partial(check, r, k[1]) for k, r in first.items()]
-        outcomes = fanout.run_all(tasks)
-        return {key: done.value for key, done in zip(first, outcomes) if done.error is None and done.value}
+        # 4. the windows that had ended once the writes were in, and were not asked just now: ask now
+        late = [key for key in first if now >= key[1] + window and key not in states]
+        reads: List[Callable[[], Optional[str]]] = [partial(ledger.state, job_id, window_key(start))
+                                                    for job_id, start in late]
+        for key, read in zip(late, fanout.run_all(reads)):
+            if read.error is None:
+                states[key] = read.value
+        checks: Dict[Tuple[str, int], WindowCheck] = {}
+        for key in first:
+            if key in states:
+                checks[key] = WindowCheck(now >= key[1] + window, states[key])
+            elif key in self._scheduled and now < key[1] + window:
+                checks[key] = WindowCheck(False, None)  # known queued, and not over: nothing to ask
+        return checks
 
     def repair(self, record: Record, digest_window: Optional[str], inv: Invocation) -> None:
         """A duplicate delivery of a record that joined ``digest_window``: its flush may never have been

@@ -16,15 +16,18 @@ returns or raises, so no claim waits for its lease to run out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
-from .. import names
+from .. import fanout, names
 from ..domain.notification import Notification, render_notification
 from ..domain.record import Record
 from ..errors import NotificationError, NotificationPending, SessionWatchError
 from ..observability import Metric, count, logger, safe_summary
 from ..ports import LedgerPort, NotificationPort, RecordPort
 
+#: PublishBatch takes at most 10 messages.
+PUBLISH_BATCH_LIMIT = 10
 #: How long ledger items (windows, job-level messages) are kept.
 LEDGER_RETENTION_SECONDS = 2 * 86400
 
@@ -110,9 +113,21 @@ class Outbox:
     def _publish(self, entries: Sequence[Claimed]) -> None:
         todo = [e for e in entries if e.channels]
         if self.batched and len(todo) > 1:
-            for entry, results in zip(todo, self.notifications.publish_batch(
-                    [(e.notification, e.channels) for e in todo])):
-                entry.results = dict(results)
+            # PublishBatch takes 10 messages: the chunks go side by side (``fanout``), not one after another.
+            chunks = [todo[i:i + PUBLISH_BATCH_LIMIT] for i in range(0, len(todo), PUBLISH_BATCH_LIMIT)]
+            calls: List[Callable[[], List[Dict[str, Union[str, NotificationError]]]]] = [
+                partial(self.notifications.publish_batch, [(e.notification, e.channels) for e in chunk])
+                for chunk in chunks]
+            error: Optional[BaseException] = None
+            for chunk, done in zip(chunks, fanout.run_all(calls)):
+                if done.error is not None:
+                    error = error or done.error
+                    continue
+                for entry, results in zip(chunk, done.value or []):
+                    entry.results = dict(results)
+            if error is not None:  # what went out is settled; the rest is left to its lease, as before
+                self._settle([e for e in entries if e.results])
+                raise error
         else:
             for entry in todo:
                 entry.results = dict(self.notifications.publish(entry.notification, entry.channels))
