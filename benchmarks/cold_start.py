@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional
 
 from . import common
 
-#: ``observability.py`` as it was before issue 5 (X-Ray SDK always imported, every library patched).
+#: ``observability.py`` with the X-Ray SDK always imported and every library patched (``patch_all``).
 OBSERVABILITY_BEFORE = '''
 import os
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -170,7 +170,7 @@ def run(rounds: int = 11, variants: bool = True) -> Dict[str, Any]:
     if variants:
         parser_path = _parser_deps()
         kinds += [
-            {"name": "handler, before issue 5 (X-Ray patch_all)", "variant": "before", "module": HANDLER,
+            {"name": "handler, X-Ray SDK patch_all", "variant": "before", "module": HANDLER,
              "event": True, "traced": True, "source": OBSERVABILITY_BEFORE},
             {"name": "handler, tracing off (POWERTOOLS_TRACE_DISABLED)", "variant": "current",
              "module": HANDLER, "event": True, "env": {"POWERTOOLS_TRACE_DISABLED": "true"}},

@@ -71,7 +71,11 @@ def _count_requests() -> None:
             if service == "dynamodb" and request is not None and request.body:
                 try:
                     body = json.loads(request.body)
-                    table = body.get("TableName") or "?"
+                    table = body.get("TableName")
+                    if not table and body.get("TransactItems"):  # a transaction: its first item's table
+                        first = body["TransactItems"][0]
+                        table = next(iter(first.values())).get("TableName")
+                    table = table or "?"
                     if body.get("IndexName"):
                         table += "/" + body["IndexName"]
                 except (ValueError, AttributeError):
