@@ -162,3 +162,27 @@ def test_marking_windows_scheduled_together_falls_back_to_one_by_one_when_one_ha
     states = {i["digestKey"]["S"]: i["state"]["S"] for i in windows_of(local_aws)}
     assert states == {"window#0000000060": "scheduled", "window#0000000120": "publishing",
                       "window#0000000180": "scheduled"}
+
+
+def test_a_batch_of_flushes_publishes_its_digests_together_and_marks_them_published_together(
+        farm, invoke, local_aws, lambda_env, model_check):
+    lambda_env(NOTIFY_MODE="digest")
+    jobs, events = [], []
+    for n in range(3):
+        job, job_events = failing_job(farm, frames=2, name=f"scene-{n}")
+        jobs.append(job)
+        events += job_events
+    invoke(sqs_event(events))
+    windows = windows_of(local_aws)
+    job_by_id = {j.job_id: j for j in jobs}
+    flushes = [flush_of(job_by_id[w["jobId"]["S"]], w) for w in windows]
+
+    model_check.checked.clear()
+    assert invoke(sqs_event(flushes + flushes[:1])) == {"batchItemFailures": []}  # one flush twice in the batch
+    assert invoke(sqs_event(flushes)) == {"batchItemFailures": []}  # a redelivery: all published already
+
+    assert all(w["state"] == {"S": "published"} and w["memberCount"] == {"N": "2"} for w in windows_of(local_aws))
+    digests = [n for n in local_aws.notifications() if n["MessageAttributes"]["kind"]["Value"] == "digest"]
+    assert sorted(d["record"]["jobId"] for d in digests) == sorted(j.job_id for j in jobs)  # each once
+    assert model_check.checked.count("PublishBatch") >= 1 and model_check.checked.count("TransactWriteItems") == 1
+    assert model_check.invalid == []

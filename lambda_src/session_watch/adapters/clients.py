@@ -11,6 +11,7 @@ from typing import Any, Dict
 
 _lock = threading.Lock()
 _clients: Dict[str, Any] = {}
+_boto3_session: Any = None
 
 #: botocore validates every request against the API model before sending it. The function's requests are
 #: its own, built by the adapters and checked against the botocore model in the tests
@@ -57,20 +58,33 @@ def client(service: str) -> Any:
         return existing
     with _lock:
         if service not in _clients:
-            import boto3
-            import botocore.session
-
-            core = botocore.session.get_session()
-            if FAST_TIMESTAMPS:
-                core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
-            _clients[service] = boto3.session.Session(botocore_session=core).client(service, config=_config())
+            _clients[service] = _session().client(service, config=_config())
         return _clients[service]
+
+
+def _session() -> Any:
+    """The one boto3 session of the execution environment (call with ``_lock`` held: a session is not
+    thread-safe while it makes clients; the clients are). One session for every client: each botocore
+    session loads its own endpoints, partitions and defaults, about 8 MB a client (measured in
+    ``benchmarks/batch_cost.py``, peak memory)."""
+    global _boto3_session
+    if _boto3_session is None:
+        import boto3
+        import botocore.session
+
+        core = botocore.session.get_session()
+        if FAST_TIMESTAMPS:
+            core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+        _boto3_session = boto3.session.Session(botocore_session=core)
+    return _boto3_session
 
 
 def reset() -> None:
     """Forget every client (tests change endpoints between cases)."""
+    global _boto3_session
     with _lock:
         _clients.clear()
+        _boto3_session = None
 
 
 class LazyClient:

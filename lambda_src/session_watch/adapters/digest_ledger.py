@@ -163,6 +163,32 @@ class DigestLedger:
                                            ":m": {"S": message_id or "-"}},
             )
 
+    def finish_many(self, finished: Sequence[Tuple[str, str, int, str]]) -> None:
+        """``finish`` (complete) for many items (jobId, digestKey, published count, message id): one
+        TransactWriteItems of up to 100 updates; one by one when DynamoDB cancels it (a concurrent write)."""
+        for start in range(0, len(finished), TRANSACTION_LIMIT):
+            chunk = finished[start:start + TRANSACTION_LIMIT]
+            try:
+                self._client.transact_write_items(TransactItems=[{"Update": {
+                    "TableName": self._table, "Key": self._key(job_id, digest_key),
+                    "UpdateExpression": "SET #state = :published, memberCount = :n, messageId = :m "
+                                        "REMOVE leaseUntil, leaseBy",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": {":published": {"S": PUBLISHED}, ":n": {"N": str(n)},
+                                                  ":m": {"S": message_id or "-"}},
+                }} for job_id, digest_key, n, message_id in chunk])
+                continue
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in (
+                        "TransactionCanceledException", "TransactionConflictException"):
+                    with store_call("TransactWriteItems", self._table):
+                        raise
+            except BotoCoreError:
+                with store_call("TransactWriteItems", self._table):
+                    raise
+            for job_id, digest_key, n, message_id in chunk:
+                self.finish(job_id, digest_key, published_count=n, message_id=message_id)
+
     def release(self, job_id: str, digest_key: str) -> None:
         """Publishing failed: drop the lease so that a retry may publish at once."""
         self._conditional(

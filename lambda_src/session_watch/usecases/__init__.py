@@ -97,7 +97,7 @@ class Service:
 
     def _handle(self, request: Request, inv: Invocation, item_id: Optional[str] = None) -> Result:
         if isinstance(request, DigestFlush):
-            return self.windows.flush(request, inv)
+            return self.windows.flush(request, inv, item_id)
         if isinstance(request, JobRunChange):
             return self.job_runs.notify(request, inv)
         return self.session_actions.handle(request, inv, item_id)

@@ -19,7 +19,7 @@ from ..cache import LruSet
 from ..config import Settings
 from ..domain.digest import render_digest
 from ..domain.enrichment import JobInfo, monitor_job_url
-from ..domain.keys import LEGACY_DIGEST_SHARDS, digest_window_key, digest_window_keys, joined_window_start, window_key, window_start
+from ..domain.keys import LEGACY_DIGEST_SHARDS, ClaimKey, digest_window_key, digest_window_keys, joined_window_start, window_key, window_start
 from ..domain.record import Record
 from ..domain.requests import DigestFlush
 from ..errors import ConfigurationError, SessionWatchError
@@ -182,11 +182,17 @@ class DigestWindows:
 
     # --- flushing ----------------------------------------------------------------------------
 
-    def flush(self, flush: DigestFlush, inv: Invocation) -> Dict[str, Any]:
-        """Publish one message for the failures of a job's window (once, whoever delivers the flush)."""
+    def flush(self, flush: DigestFlush, inv: Invocation, item_id: Optional[str] = None) -> Dict[str, Any]:
+        """Publish one message for the failures of a job's window (once, whoever delivers the flush); in a
+        batch (``item_id``: its message), when the invocation's outbox is flushed."""
         ledger = self._ledger()
         key = window_key(flush.window_start)
         result: Dict[str, Any] = {"digest": {"jobId": flush.job_id, "windowStart": flush.window_start}}
+        mine = ClaimKey(flush.job_id, key, "digest")
+        if mine in inv.claims:  # the same flush twice in one batch: this invocation publishes it already
+            count(Metric.DEDUPLICATED)
+            result["digest"]["status"] = "already publishing"
+            return result
         done = claim_ledger_item(ledger, flush.job_id, key, now=inv.now, lease_seconds=inv.lease_seconds,
                                  what=f"digest {flush.job_id} window {flush.window_start}")
         if done is None:
@@ -212,10 +218,20 @@ class DigestWindows:
             monitor_url=monitor_job_url(s.monitor_url, flush.farm_id, flush.queue_id, flush.job_id),
             missing=missing,
         )
-        message_id = inv.outbox.publish_now(notification, LedgerClaim(flush.job_id, key, len(members)), done=done)
-        count(Metric.DIGESTS_PUBLISHED)
-        logger.info("digest published", extra={"jobId": flush.job_id, "windowStart": flush.window_start,
-                                                "failures": len(members), "messageId": message_id})
+        def published(message_id: str) -> None:
+            count(Metric.DIGESTS_PUBLISHED)
+            logger.info("digest published", extra={"jobId": flush.job_id, "windowStart": flush.window_start,
+                                                    "failures": len(members), "messageId": message_id})
+
+        claim = LedgerClaim(flush.job_id, key, len(members), on_published=published)
+        if item_id is not None and inv.outbox.batched:
+            # A batch of flushes: the digests go out together when the invocation ends (PublishBatch), and
+            # their ledger items are marked published together; a failed one fails its own message.
+            inv.outbox.add_ledger(notification, claim, item_id, done=done)
+            inv.claims[mine] = members[0]
+            result["digest"].update(status="publishing", failures=len(members))
+            return result
+        message_id = inv.outbox.publish_now(notification, claim, done=done)
         result["digest"].update(status="published", failures=len(members), messageId=message_id)
         return result
 

@@ -44,6 +44,8 @@ class LedgerClaim:
     job_id: str
     digest_key: str
     published_count: int
+    #: Called with the machines' message id once the message is out on every channel.
+    on_published: Optional[Callable[[str], None]] = None
 
 
 @dataclass
@@ -87,6 +89,11 @@ class Outbox:
         """Publish this claimed record's notification when the invocation ends (on the channels not ``done``)."""
         self.pending.append(Claimed(render_notification(record), RecordClaim(record, on_published),
                                     self._channels(done), item_id))
+
+    def add_ledger(self, notification: Notification, claim: LedgerClaim, item_id: str, *,
+                   done: FrozenSet[str] = frozenset()) -> None:
+        """Publish this ledger item's message when the invocation ends (a batch of digest flushes)."""
+        self.pending.append(Claimed(notification, claim, self._channels(done), item_id))
 
     def publish_now(self, notification: Notification, claim: Union[RecordClaim, LedgerClaim], *,
                     done: FrozenSet[str] = frozenset()) -> str:
@@ -140,13 +147,19 @@ class Outbox:
         try:
             if records:
                 self.records.mark_published(records)
-            for entry in entries:
+            ledger = [e for e in entries if isinstance(e.claim, LedgerClaim) and (e.published or e.error is None)]
+            complete_ledger = [e for e in ledger if e.error is None]
+            if len(complete_ledger) > 1:  # many published: marked together (one transaction)
+                assert self.ledger is not None
+                self.ledger.finish_many([(e.claim.job_id, e.claim.digest_key, e.claim.published_count, e.message_id)
+                                         for e in complete_ledger if isinstance(e.claim, LedgerClaim)])
+                ledger = [e for e in ledger if e.error is not None]
+            for entry in ledger:
                 claim = entry.claim
-                if isinstance(claim, LedgerClaim) and (entry.published or entry.error is None):
-                    assert self.ledger is not None
-                    self.ledger.finish(claim.job_id, claim.digest_key, published_count=claim.published_count,
-                                       message_id=entry.message_id, channels=entry.published,
-                                       complete=entry.error is None)
+                assert self.ledger is not None and isinstance(claim, LedgerClaim)
+                self.ledger.finish(claim.job_id, claim.digest_key, published_count=claim.published_count,
+                                   message_id=entry.message_id, channels=entry.published,
+                                   complete=entry.error is None)
         except SessionWatchError as err:
             # The messages are out; unmarked, a redelivery after the lease may publish them again.
             logger.warning("published but not marked; a redelivery may publish again",
@@ -156,6 +169,8 @@ class Outbox:
         if complete:
             count(Metric.PUBLISHED, len(complete))
         for entry in complete:
+            if isinstance(entry.claim, LedgerClaim) and entry.claim.on_published is not None:
+                entry.claim.on_published(entry.message_id)
             if isinstance(entry.claim, RecordClaim):
                 logger.info("recorded and published",
                             extra={**safe_summary(entry.claim.record), "messageId": entry.message_id,
