@@ -130,6 +130,42 @@ class DigestLedger:
         shards = old.get("shards", {}).get("N")
         return Lease(old.get("channelsDone", {}).get("SS", []), shards=int(shards) if shards else None)
 
+    def begin_many(self, items: Sequence[Tuple[str, str]], *, now: float, lease_until: float,
+                   expires_at: int, shards: int) -> bool:
+        """``begin`` for many window items (jobId, digestKey) in one TransactWriteItems, all or none: True
+        when every lease was taken. Only for windows opened with ``shards`` index keys and published on no
+        channel yet (``begin``'s answer would then say nothing this call does not know); any other (and any
+        item another call holds, or has published) cancels it, and the caller takes each lease on its own.
+        A resent transaction (its answer lost) carries the same ``ClientRequestToken`` (botocore fills it in)
+        and is answered as the first was."""
+        if not items:
+            return True
+        token = uuid.uuid4().hex
+        try:
+            self._client.transact_write_items(TransactItems=[{"Update": {
+                "TableName": self._table, "Key": self._key(job_id, digest_key),
+                "UpdateExpression": "SET #state = :publishing, leaseUntil = :lease, leaseBy = :token, "
+                                    "expiresAt = :expiresAt",
+                "ConditionExpression": "#state <> :published AND shards = :shards "
+                                       "AND attribute_not_exists(channelsDone) AND (attribute_not_exists(leaseUntil) "
+                                       "OR leaseUntil < :now OR #state <> :publishing)",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": {
+                    ":publishing": {"S": PUBLISHING}, ":published": {"S": PUBLISHED}, ":lease": {"N": _num(lease_until)},
+                    ":now": {"N": _num(now)}, ":token": {"S": token}, ":expiresAt": {"N": str(expires_at)},
+                    ":shards": {"N": str(shards)}},
+            }} for job_id, digest_key in items])
+            return True
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("TransactionCanceledException",
+                                                              "TransactionConflictException"):
+                return False
+            with store_call("TransactWriteItems", self._table):
+                raise
+        except BotoCoreError:
+            with store_call("TransactWriteItems", self._table):
+                raise
+
     def state(self, job_id: str, digest_key: str) -> Optional[str]:
         """The item's state (strongly consistent read); ``None`` when there is no such item."""
         with store_call("GetItem", self._table):

@@ -62,6 +62,9 @@ class Service:
                     [rec for _, rec in ready],
                     [r.run_status if isinstance(r, TaskRunChange) else None for r, _ in ready], now)
 
+        flushes = [r for _, r in items if isinstance(r, DigestFlush)]
+        if flushes:  # their windows' leases taken together
+            self.windows.lease_many(flushes, inv)
         # The session actions' writes go side by side (``SessionActions.handle_many``); the rest one by one.
         errors = self.session_actions.handle_many(
             [(m, r) for m, r in items if isinstance(r, (SessionActionRef, TaskRunChange))], inv)

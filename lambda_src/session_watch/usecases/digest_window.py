@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from .. import fanout
 from ..cache import LruSet
 from ..config import Settings
 from ..domain.digest import render_digest
 from ..domain.enrichment import JobInfo, monitor_job_url
-from ..domain.keys import LEGACY_DIGEST_SHARDS, ClaimKey, digest_window_key, digest_window_keys, joined_window_start, window_key, window_start
+from ..domain.keys import (DIGEST_SHARDS, LEGACY_DIGEST_SHARDS, ClaimKey, digest_window_key, digest_window_keys,
+                           joined_window_start, window_key, window_start)
 from ..domain.record import Record
 from ..domain.requests import DigestFlush
 from ..errors import ConfigurationError, SessionWatchError
@@ -182,6 +183,25 @@ class DigestWindows:
 
     # --- flushing ----------------------------------------------------------------------------
 
+    def lease_many(self, flushes: Sequence[DigestFlush], inv: Invocation) -> None:
+        """A batch of flushes: take their windows' leases together (one TransactWriteItems), so that each
+        ``flush`` finds its lease taken. When that cannot be (a window published already, held by another
+        call, partly published, or opened by an older version), nothing is taken and each flush takes its
+        own, as alone."""
+        keys = list(dict.fromkeys((f.job_id, window_key(f.window_start)) for f in flushes))
+        if len(keys) < 2:
+            return
+        try:
+            taken = self._ledger().begin_many(keys, now=inv.now, lease_until=inv.lease_until,
+                                              expires_at=int(inv.now) + LEDGER_RETENTION_SECONDS,
+                                              shards=DIGEST_SHARDS)
+        except SessionWatchError as err:
+            logger.warning("could not lease the batch's windows together; one by one",
+                           extra={"errorType": type(err).__name__})
+            return
+        if taken:
+            inv.leases.update(keys)
+
     def flush(self, flush: DigestFlush, inv: Invocation, item_id: Optional[str] = None) -> Dict[str, Any]:
         """Publish one message for the failures of a job's window (once, whoever delivers the flush); in a
         batch (``item_id``: its message), when the invocation's outbox is flushed."""
@@ -193,14 +213,20 @@ class DigestWindows:
             count(Metric.DEDUPLICATED)
             result["digest"]["status"] = "already publishing"
             return result
-        done = claim_ledger_item(ledger, flush.job_id, key, now=inv.now, lease_seconds=inv.lease_seconds,
-                                 what=f"digest {flush.job_id} window {flush.window_start}")
+        done: Optional[FrozenSet[str]]
+        leased = (flush.job_id, key) in inv.leases
+        if leased:  # taken with the batch's (``lease_many``): opened with DIGEST_SHARDS, no channel published
+            inv.leases.discard((flush.job_id, key))
+            done = frozenset()
+        else:
+            done = claim_ledger_item(ledger, flush.job_id, key, now=inv.now, lease_seconds=inv.lease_seconds,
+                                     what=f"digest {flush.job_id} window {flush.window_start}")
         if done is None:
             result["digest"]["status"] = "already published"
             return result
 
         # The index keys the window was opened with (its ledger item says; older windows: the legacy count).
-        shards = getattr(done, "shards", None) or LEGACY_DIGEST_SHARDS
+        shards = DIGEST_SHARDS if leased else (getattr(done, "shards", None) or LEGACY_DIGEST_SHARDS)
         members = self._ports.records.digest_members(digest_window_keys(flush.job_id, flush.window_start, shards))
         if not members:
             ledger.finish(flush.job_id, key, published_count=0, message_id="")

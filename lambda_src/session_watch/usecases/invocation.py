@@ -4,7 +4,7 @@ the claims it already holds (so that one batch never waits on its own lease)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Set, Tuple
 
 from ..domain.keys import ClaimKey
 from ..domain.record import Record
@@ -23,6 +23,8 @@ class Invocation:
     #: root causes alike: a second message about the same status in the same batch is a duplicate, not
     #: "another invocation is publishing it".
     claims: Dict[ClaimKey, Record] = field(default_factory=dict)
+    #: Ledger items (jobId, digestKey) whose publishing lease this invocation took for a batch of flushes.
+    leases: Set[Tuple[str, str]] = field(default_factory=set)
 
     @property
     def lease_until(self) -> float:
