@@ -74,7 +74,7 @@ from .burst import DEFAULT_RETRY_DELAY_S, MAX_ATTEMPTS, RETRY_DELAY_S, _Queue
 
 TASKS = 10_000
 #: ``make bench``'s size (``python -m benchmarks.run --batch-tasks 10000`` for the issue's, most of an hour).
-MAKE_BENCH_TASKS = 300
+MAKE_BENCH_TASKS = 200
 SPREAD_JOBS = 100
 SESSION_SIZE = 50
 DUPLICATE_SHARE = 0.20

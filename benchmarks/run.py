@@ -26,8 +26,8 @@ DOC = common.REPO / "docs" / "benchmarks.md"
 
 
 #: ``make bench``'s sizes: all of it in about ten minutes on 2 cores (the run states its time).
-BURST_EVENTS = 2_000
-COLD_START_ROUNDS = 7
+BURST_EVENTS = 1_000
+COLD_START_ROUNDS = 5
 
 
 def benchmarks(quick: bool, batch_tasks: Optional[int] = None,
@@ -36,7 +36,7 @@ def benchmarks(quick: bool, batch_tasks: Optional[int] = None,
     scale = scale_tasks or (500 if quick else calls_at_scale.MAKE_BENCH_TASKS)
     return {
         "cold_start": lambda: cold_start.run(rounds=3 if quick else COLD_START_ROUNDS),
-        "warm_cost": lambda: warm_cost.run(events=40 if quick else 200, variant_events=20 if quick else 60),
+        "warm_cost": lambda: warm_cost.run(events=40 if quick else 160, variant_events=20 if quick else 40),
         "batch_cost": batch_cost.run,
         "calls_at_scale": lambda: calls_at_scale.run(tasks=scale),
         "calls_per_event": lambda: calls_per_event.run(events=5 if quick else 20),
