@@ -142,6 +142,12 @@ class Outbox:
 
     def _settle(self, entries: Sequence[Claimed]) -> None:
         """Remember what was published, per channel; release what was not (the retry publishes it)."""
+        for entry in entries:
+            for channel in entry.channels:
+                if channel not in entry.results:
+                    # An answer that names neither a message id nor an error for the entry (PublishBatch lists
+                    # every entry under Successful or Failed; a stand-in may not): not known published.
+                    entry.results[channel] = NotificationError(f"{channel}: no answer for this message")
         records = [(e.claim.record, e.published, e.error is None) for e in entries
                    if isinstance(e.claim, RecordClaim) and (e.published or e.error is None)]
         try:
