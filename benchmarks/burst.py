@@ -87,7 +87,9 @@ class Subscriber:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # a listen backlog for the concurrent deliveries of a batch's PublishBatch calls (the default, 5,
+        # refuses connections, and moto drops such a message from its PublishBatch answer)
+        self.server = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 256})(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.endpoint = "http://127.0.0.1:%d/" % self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -353,13 +353,14 @@ def machine() -> Dict[str, Any]:
     with contextlib.suppress(OSError, IndexError, ValueError):
         kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
         memory = f"{kb / 1024 / 1024:.1f} GiB"
-    commit = ""
+    commit, dirty = "", False
     with contextlib.suppress(Exception):
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.strip()
-        commit += " (uncommitted changes)" if dirty else ""
+        # docs/benchmarks.md itself is what the run writes: a change to it alone is not a dirty tree
+        status = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, check=True).stdout.splitlines()
+        dirty = any(line[3:].strip() != "docs/benchmarks.md" for line in status)
     versions = {}
     for name in ("boto3", "botocore", "aws-lambda-powertools", "aws-xray-sdk", "moto"):
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -372,6 +373,7 @@ def machine() -> Dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "commit": commit,
+        "dirty": dirty,
         "versions": versions,
     }
 
@@ -387,8 +389,11 @@ class FunctionProcess:
     """A worker process (``benchmarks/worker.py``): one warm execution environment of the function
     (``kind="handler"``) or of the baseline (``kind="baseline"``), in the Lambda-like setup."""
 
-    def __init__(self, kind: str, tree: FunctionTree, env: Mapping[str, str], log: Optional[Path] = None) -> None:
+    def __init__(self, kind: str, tree: FunctionTree, env: Mapping[str, str], log: Optional[Path] = None,
+                 variants: Sequence[str] = ()) -> None:
         command = [sys.executable, *tree.python_flags(), str(BENCH_DIR / "worker.py"), "--kind", kind]
+        for variant in variants:
+            command += ["--variant", variant]
         for entry in tree.sys_path():
             command += ["--path", entry]
         command += ["--log", str(log or os.devnull)]

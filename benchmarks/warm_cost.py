@@ -7,10 +7,14 @@ alternating blocks so that drift hits both alike. Both make their calls against 
 stand-in and the same moto server. Per event:
 
 * ``wall``       the invocation's duration (what Lambda bills), server time included;
-* ``cpu``        CPU time of the function process's thread for the invocation: the function's own
-                 work plus botocore's (signing, serialising, parsing), without the servers' work;
+* ``cpu``        CPU time of the function process for the invocation (all its threads): the function's
+                 own work plus botocore's (signing, serialising, parsing), without the servers' work;
 * ``server cpu`` moto's CPU per event (measured on moto's process over each block): the part of ``wall``
                  that is the stand-in's speed, not the function's.
+
+Variants of the handler show what each choice costs: tracing off, every invocation sampled, botocore's
+parameter validation back on, timestamps parsed by dateutil (botocore's default) rather than
+``domain.normalise.parse_timestamp``.
 
 ``own CPU`` is the function's own work outside any I/O, per event: parse the input, normalise the
 response, render the notification, write the log line (``worker._own_cpu``).
@@ -49,6 +53,8 @@ def run(events: int = 200, block: int = 20, warmup: int = 10, variant_events: in
         "baseline": _actions(farm, per_kind, "warm-b"),
         "handler, every invocation sampled": _actions(farm, variant_events + warmup, "warm-s"),
         "handler, tracing off": _actions(farm, variant_events + warmup, "warm-o"),
+        "handler, botocore parameter validation on": _actions(farm, variant_events + warmup, "warm-v"),
+        "handler, timestamps parsed by dateutil": _actions(farm, variant_events + warmup, "warm-d"),
     }
     tree = common.function_tree(bytecode=True)
     samples: Dict[str, List[Dict[str, Any]]] = {k: [] for k in refs}
@@ -61,6 +67,10 @@ def run(events: int = 200, block: int = 20, warmup: int = 10, variant_events: in
             "handler, every invocation sampled": common.FunctionProcess("handler", tree, base_env, Path(tmp) / "s.log"),
             "handler, tracing off": common.FunctionProcess(
                 "handler", tree, dict(base_env, POWERTOOLS_TRACE_DISABLED="true"), Path(tmp) / "o.log"),
+            "handler, botocore parameter validation on": common.FunctionProcess(
+                "handler", tree, base_env, Path(tmp) / "v.log", variants=["validate"]),
+            "handler, timestamps parsed by dateutil": common.FunctionProcess(
+                "handler", tree, base_env, Path(tmp) / "d.log", variants=["dateutil"]),
         }
         sampled = {"handler, every invocation sampled": True}
         try:
@@ -101,6 +111,8 @@ def run(events: int = 200, block: int = 20, warmup: int = 10, variant_events: in
     result["wall_ratio"] = h["wall_ms"] / b["wall_ms"]
     result["cpu_ratio"] = h["cpu_us"] / b["cpu_us"]
     result["own_cpu_us"] = own
+    for k in result["kinds"].values():
+        k["cpu_vs_baseline"] = k["cpu_us"] / b["cpu_us"]
     return result
 
 

@@ -21,10 +21,11 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 import traceback
 from collections import Counter
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 
 class Context:
@@ -46,10 +47,17 @@ class Context:
 
 
 CALLS: Counter = Counter()
+#: DynamoDB requests per table (and index): ``dynamodb.<Operation> <table>[/<index>]``.
+TABLE_CALLS: Counter = Counter()
+_LOCK = threading.Lock()
+_TASK = threading.local()
+#: Round trips on the invocation's critical path (see ``_count_round_trips``).
+ROUND_TRIPS = [0]
 
 
 def _count_requests() -> None:
-    """Count every request each botocore client sends (registered when a client is created)."""
+    """Count every request each botocore client sends (registered when a client is created), from any
+    thread (the function's fan-out sends from a pool)."""
     import botocore.session
 
     original = botocore.session.Session.create_client
@@ -57,9 +65,29 @@ def _count_requests() -> None:
     def create_client(self, *args, **kwargs):
         client = original(self, *args, **kwargs)
 
-        def before_send(event_name: str = "", **_: Any) -> None:
+        def before_send(event_name: str = "", request: Any = None, **_: Any) -> None:
             _, service, operation = event_name.split(".", 2)
-            CALLS[f"{service}.{operation}"] += 1
+            table = None
+            if service == "dynamodb" and request is not None and request.body:
+                try:
+                    body = json.loads(request.body)
+                    table = body.get("TableName")
+                    if not table and body.get("TransactItems"):  # a transaction: its first item's table
+                        first = body["TransactItems"][0]
+                        table = next(iter(first.values())).get("TableName")
+                    table = table or "?"
+                    if body.get("IndexName"):
+                        table += "/" + body["IndexName"]
+                except (ValueError, AttributeError):
+                    table = "?"
+            with _LOCK:
+                CALLS[f"{service}.{operation}"] += 1
+                if table:
+                    TABLE_CALLS[f"{service}.{operation} {table}"] += 1
+                if getattr(_TASK, "calls", None) is not None:
+                    _TASK.calls += 1  # a fan-out task's call: counted with its fan-out
+                else:
+                    ROUND_TRIPS[0] += 1  # one after another on the invocation's thread
 
         client.meta.events.register("before-send", before_send)
         return client
@@ -67,11 +95,57 @@ def _count_requests() -> None:
     botocore.session.Session.create_client = create_client
 
 
+def _count_round_trips() -> None:
+    """Round trips on an invocation's critical path, counted from the calls themselves, so that the figure
+    does not depend on this machine's speed: every call made on the invocation's thread is one; a fan-out
+    (``session_watch.fanout.run_all``) of tasks that make c1, c2, ... calls on ``WIDTH`` threads counts as
+    the time the pool takes when every call takes the same time: its tasks dealt in order to the lane
+    that frees first (what the executor does), the longest lane."""
+    from session_watch import fanout
+
+    original = fanout.run_all
+
+    def run_all(tasks):
+        counts = [0] * len(tasks)
+
+        def counted(i, task):
+            def run():
+                _TASK.calls = 0
+                try:
+                    return task()
+                finally:
+                    counts[i] = _TASK.calls
+                    _TASK.calls = None
+            return run
+
+        try:
+            return original([counted(i, t) for i, t in enumerate(tasks)])
+        finally:
+            lanes = [0] * min(fanout.WIDTH, max(1, len(tasks)))
+            for c in counts:
+                lanes[lanes.index(min(lanes))] += c
+            with _LOCK:
+                ROUND_TRIPS[0] += max(lanes) if tasks else 0
+
+    fanout.run_all = run_all
+
+
+def _variant(names: List[str]) -> None:
+    """Variants of the function's client settings (``benchmarks/warm_cost.py``)."""
+    from session_watch.adapters import clients
+
+    if "validate" in names:
+        clients.VALIDATE_PARAMETERS = True
+    if "dateutil" in names:
+        clients.FAST_TIMESTAMPS = False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", choices=("handler", "baseline"), required=True)
     parser.add_argument("--path", action="append", default=[])
     parser.add_argument("--log", default=os.devnull)
+    parser.add_argument("--variant", action="append", default=[])
     args = parser.parse_args()
     sys.path[:0] = args.path
 
@@ -89,6 +163,9 @@ def main() -> int:
     if args.kind == "handler":
         from session_watch.errors import SessionWatchError
         from session_watch.handler import lambda_handler
+
+        _count_round_trips()
+        _variant(args.variant)
     else:
         from baseline_handler import lambda_handler
 
@@ -102,9 +179,12 @@ def main() -> int:
         invocation += 1
         os.environ["_X_AMZN_TRACE_ID"] = from_trace(os.getpid() * 100000 + invocation, bool(command.get("sampled")))
         context = Context(command.get("request_id") or f"req-{invocation}", int(command.get("remaining_ms", 30000)))
-        CALLS.clear()
+        with _LOCK:
+            CALLS.clear()
+            TABLE_CALLS.clear()
+            ROUND_TRIPS[0] = 0
         answer: Dict[str, Any] = {"ok": True}
-        wall0, cpu0 = time.perf_counter_ns(), time.thread_time_ns()
+        wall0, cpu0 = time.perf_counter_ns(), time.process_time_ns()
         try:
             result = lambda_handler(command["event"], context)
             answer["status"] = result.get("status") if isinstance(result, dict) else None
@@ -115,9 +195,12 @@ def main() -> int:
             answer.update(ok=False, error=type(err).__name__, message=str(err)[:300],
                           typed=bool(SessionWatchError) and isinstance(err, SessionWatchError),
                           retryable=bool(getattr(err, "retryable", True)))
-        answer["cpu_us"] = (time.thread_time_ns() - cpu0) / 1000.0
+        answer["cpu_us"] = (time.process_time_ns() - cpu0) / 1000.0
         answer["wall_us"] = (time.perf_counter_ns() - wall0) / 1000.0
-        answer["calls"] = dict(CALLS)
+        with _LOCK:
+            answer["calls"] = dict(CALLS)
+            answer["table_calls"] = dict(TABLE_CALLS)
+            answer["round_trips"] = ROUND_TRIPS[0]
         return answer
 
     for line in sys.stdin:

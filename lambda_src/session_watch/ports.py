@@ -11,7 +11,7 @@ from .domain.enrichment import JobInfo
 from .domain.notification import Notification
 from .domain.record import Record
 from .domain.requests import SessionActionRef, TaskRunChange
-from .errors import DeadlineError, NotificationError
+from .errors import DeadlineError, DigestScheduleError, NotificationError
 
 #: A Deadline Cloud API answer (the response dict without ``ResponseMetadata``).
 Answer = Dict[str, Any]
@@ -95,12 +95,16 @@ class LedgerPort(Protocol):
 
     def open_window(self, job_id: str, window_start: int, *, flush_at: float, expires_at: int) -> Optional[str]: ...
     def mark_scheduled(self, job_id: str, window_start: int) -> None: ...
+    def mark_scheduled_many(self, windows: Sequence[Tuple[str, int]]) -> None: ...
     def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float,
               expires_at: int) -> Optional[FrozenSet[str]]:
         """The lease, or None: the channels already published when taken (a partial earlier publish)."""
+    def begin_many(self, items: Sequence[Tuple[str, str]], *, now: float, lease_until: float,
+                   expires_at: int, shards: int) -> bool: ...
     def state(self, job_id: str, digest_key: str) -> Optional[str]: ...
     def finish(self, job_id: str, digest_key: str, *, published_count: int, message_id: str,
                channels: Sequence[str] = (), complete: bool = True) -> None: ...
+    def finish_many(self, finished: Sequence[Tuple[str, str, int, str]]) -> None: ...
     def release(self, job_id: str, digest_key: str) -> None: ...
     def count_worker_runs(self, worker_id: str, window_start: int, *, runs: int, failures: int,
                           jobs: Sequence[str], fleet_id: Optional[str], expires_at: int) -> Dict[str, Any]:
@@ -115,6 +119,7 @@ class FlushQueuePort(Protocol):
     """The digest queue: delayed flushes of digest windows."""
 
     def schedule_flush(self, flush: Mapping[str, Any], *, delay_seconds: float) -> str: ...
+    def schedule_flushes(self, flushes: Sequence[Tuple[Mapping[str, Any], float]]) -> List[Union[str, DigestScheduleError]]: ...
 
 
 class EnricherPort(Protocol):

@@ -26,10 +26,21 @@ LIMIT_TERMINAL = {"deadline.GetTask": 1, "deadline.GetSessionAction": 1, "deadli
 class RequestCounter:
     """Counts the requests of the clients the handler uses (``adapters.clients`` caches them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, monkeypatch) -> None:
         self.requests: Counter = Counter()
         for service in ("deadline", "dynamodb", "sns", "sqs", "logs"):  # every client the function makes
             clients.client(service).meta.events.register("before-send", self._count)
+        # and every client the function makes later (events, logs, ...): no call goes uncounted
+        original = clients.client
+
+        def client(service: str):
+            made = service not in clients._clients
+            c = original(service)
+            if made:
+                c.meta.events.register("before-send", self._count)
+            return c
+
+        monkeypatch.setattr(clients, "client", client)
 
     def _count(self, event_name: str = "", **_) -> None:
         _, service, operation = event_name.split(".", 2)
@@ -43,9 +54,9 @@ class RequestCounter:
 
 
 @pytest.fixture
-def requests_made(farm, lambda_env):
+def requests_made(farm, lambda_env, monkeypatch):
     # after ``farm`` and ``lambda_env``: the clients are created with the stand-in's and moto's endpoints
-    return RequestCounter()
+    return RequestCounter(monkeypatch)
 
 
 def within(counted: Counter, limit: dict) -> bool:

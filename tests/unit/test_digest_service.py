@@ -288,3 +288,24 @@ def test_an_empty_window_publishes_nothing():
     svc = service(journal)
     result = flush(svc, NOW)
     assert result["digest"]["status"] == "empty" and svc.ports.notifications.sent == []
+
+
+def test_a_publish_answer_that_names_no_result_for_a_message_is_not_taken_as_published():
+    """PublishBatch lists every entry under Successful or Failed; an answer without one (a stand-in's) must
+    leave the message unpublished (released, retried), not marked published."""
+    from session_watch.usecases.leases import Outbox, RecordClaim
+
+    class Silent(Topic):
+        def publish_batch(self, items):
+            return [{} for _ in items]  # neither a message id nor an error
+
+    journal = Journal()
+    outbox = Outbox(Records(journal), Silent(), Ledger(journal), batched=True)
+    outbox.add_record(failure(1), "m-1")
+    outbox.add_record(failure(2), "m-2")
+
+    failed = outbox.flush()
+
+    assert [e.item_id for e in failed] == ["m-1", "m-2"] and all(isinstance(e.error, NotificationError) for e in failed)
+    assert ("marked", 2) not in journal and ("release-claim", failure(1)["sessionActionId"]) in journal
+    assert outbox.published == 0

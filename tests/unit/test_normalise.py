@@ -343,3 +343,28 @@ def test_parameter_numbers_dynamodb_cannot_hold_keep_their_text(member, wire):
     record = normalise_session_action(
         base({"taskRun": {"stepId": "step-" + "e" * 32, "parameters": {"P": {member: wire}}}}), **IDS)
     assert record["parameters"] == {"P": wire} and record["parameterTypes"] == {"P": member}
+
+
+# --- answers' timestamps without dateutil (adapters/clients.py uses parse_timestamp) -------------------
+
+
+@pytest.mark.parametrize("text", ["2026-11-29T09:46:00Z", "2026-11-29T09:46:00.123Z", "2026-11-29T09:46:00.123456Z",
+                                  "2026-11-29T09:46:00.5+02:00", "2026-11-29T09:46:00", 1796419131, 1796419131.25])
+def test_parse_timestamp_reads_what_botocore_reads_the_same_way(text):
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    from session_watch.domain.normalise import parse_timestamp
+
+    ours, theirs = parse_timestamp(text), botocore_parse(text)
+    assert ours == theirs and (ours.tzinfo is None) == (theirs.tzinfo is None)
+    assert ours.utcoffset() == theirs.utcoffset()
+
+
+def test_a_timestamp_parse_timestamp_cannot_read_goes_to_botocores_parser():
+    from session_watch.adapters import clients
+
+    with pytest.raises(ValueError):
+        from session_watch.domain.normalise import parse_timestamp
+
+        parse_timestamp("Sun, 29 Nov 2026 09:46:00 GMT")
+    assert clients._timestamp("Sun, 29 Nov 2026 09:46:00 GMT").isoformat() == "2026-11-29T09:46:00+00:00"

@@ -24,18 +24,31 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.keys import job_suspect_key, suspect_window_key, window_key, worker_partition
+from ..domain.keys import DIGEST_SHARDS, job_suspect_key, suspect_window_key, window_key, worker_partition
 from ..errors import DigestScheduleError
-from .record_store import store_call
+from .record_store import TRANSACTION_LIMIT, store_call
 
 #: SQS ``DelaySeconds`` limit.
 MAX_DELAY_SECONDS = 900
+#: SendMessageBatch takes at most 10 messages.
+SEND_BATCH_LIMIT = 10
 
 OPENING, SCHEDULED, PUBLISHING, PUBLISHED = "opening", "scheduled", "publishing", "published"
+
+
+class Lease(frozenset):
+    """A publishing lease taken: the channels already published on, and what the item recorded."""
+
+    shards: Optional[int]
+
+    def __new__(cls, channels: Any = (), *, shards: Optional[int] = None) -> "Lease":
+        lease = super().__new__(cls, channels)
+        lease.shards = shards
+        return lease
 
 
 class DigestLedger:
@@ -56,10 +69,12 @@ class DigestLedger:
                 Key=self._key(job_id, window_key(window_start)),
                 UpdateExpression="SET #state = if_not_exists(#state, :opening), "
                                  "flushAt = if_not_exists(flushAt, :flushAt), "
-                                 "expiresAt = if_not_exists(expiresAt, :expiresAt)",
+                                 "expiresAt = if_not_exists(expiresAt, :expiresAt), "
+                                 "shards = if_not_exists(shards, :shards)",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":opening": {"S": OPENING}, ":flushAt": {"N": _num(flush_at)},
-                                           ":expiresAt": {"N": str(expires_at)}},
+                                           ":expiresAt": {"N": str(expires_at)},
+                                           ":shards": {"N": str(DIGEST_SHARDS)}},
                 ReturnValues="ALL_OLD",
             )
         return (response.get("Attributes") or {}).get("state", {}).get("S")
@@ -69,12 +84,41 @@ class DigestLedger:
         self._conditional(job_id, window_key(window_start), "SET #state = :scheduled",
                           {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}}, "#state = :opening")
 
+    def mark_scheduled_many(self, windows: Sequence[Tuple[str, int]]) -> None:
+        """``mark_scheduled`` for many windows (jobId, windowStart): one TransactWriteItems of up to 100
+        conditional updates. When DynamoDB cancels it (a window has moved on meanwhile: its condition
+        failed; or a concurrent write), each window is marked on its own, which skips the moved ones."""
+        for start in range(0, len(windows), TRANSACTION_LIMIT):
+            chunk = windows[start:start + TRANSACTION_LIMIT]
+            if len(chunk) == 1:
+                self.mark_scheduled(*chunk[0])
+                continue
+            try:
+                self._client.transact_write_items(TransactItems=[{"Update": {
+                    "TableName": self._table, "Key": self._key(job_id, window_key(window_start)),
+                    "UpdateExpression": "SET #state = :scheduled", "ConditionExpression": "#state = :opening",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}},
+                }} for job_id, window_start in chunk])
+                continue
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in (
+                        "TransactionCanceledException", "TransactionConflictException"):
+                    with store_call("TransactWriteItems", self._table):
+                        raise
+            except BotoCoreError:
+                with store_call("TransactWriteItems", self._table):
+                    raise
+            for job_id, window_start in chunk:
+                self.mark_scheduled(job_id, window_start)
+
     def begin(self, job_id: str, digest_key: str, *, now: float, lease_until: float,
-              expires_at: int) -> Optional[FrozenSet[str]]:
+              expires_at: int) -> Optional["Lease"]:
         """Take the publishing lease of a ledger item (a window, a job-level message).
 
         ``None`` when it is already published or another call holds an unexpired lease; else the channels
-        an earlier lease already published it on (``channelsDone``), which this one must not repeat.
+        an earlier lease already published it on (``channelsDone``), which this one must not repeat, with
+        the index keys the window's records went to (``Lease.shards``; ``None``: not recorded).
         """
         token = uuid.uuid4().hex
         old = self._conditional(
@@ -90,7 +134,44 @@ class DigestLedger:
         )
         if old is None:
             return None
-        return frozenset(old.get("channelsDone", {}).get("SS", []))
+        shards = old.get("shards", {}).get("N")
+        return Lease(old.get("channelsDone", {}).get("SS", []), shards=int(shards) if shards else None)
+
+    def begin_many(self, items: Sequence[Tuple[str, str]], *, now: float, lease_until: float,
+                   expires_at: int, shards: int) -> bool:
+        """``begin`` for many window items (jobId, digestKey) in one TransactWriteItems, all or none: True
+        when every lease was taken. Only for windows opened with ``shards`` index keys and published on no
+        channel yet (``begin``'s answer would then say nothing this call does not know); any other (and any
+        item another call holds, or has published) cancels it, and the caller takes each lease on its own.
+        A resent transaction (its answer lost) carries the same ``ClientRequestToken`` (botocore fills it in)
+        and is answered as the first was."""
+        if not items:
+            return True
+        token = uuid.uuid4().hex
+        try:
+            self._client.transact_write_items(TransactItems=[{"Update": {
+                "TableName": self._table, "Key": self._key(job_id, digest_key),
+                "UpdateExpression": "SET #state = :publishing, leaseUntil = :lease, leaseBy = :token, "
+                                    "expiresAt = :expiresAt",
+                "ConditionExpression": "#state <> :published AND shards = :shards "
+                                       "AND attribute_not_exists(channelsDone) AND (attribute_not_exists(leaseUntil) "
+                                       "OR leaseUntil < :now OR #state <> :publishing)",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": {
+                    ":publishing": {"S": PUBLISHING}, ":published": {"S": PUBLISHED}, ":lease": {"N": _num(lease_until)},
+                    ":now": {"N": _num(now)}, ":token": {"S": token}, ":expiresAt": {"N": str(expires_at)},
+                    ":shards": {"N": str(shards)}},
+            }} for job_id, digest_key in items])
+            return True
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("TransactionCanceledException",
+                                                              "TransactionConflictException"):
+                return False
+            with store_call("TransactWriteItems", self._table):
+                raise
+        except BotoCoreError:
+            with store_call("TransactWriteItems", self._table):
+                raise
 
     def state(self, job_id: str, digest_key: str) -> Optional[str]:
         """The item's state (strongly consistent read); ``None`` when there is no such item."""
@@ -124,6 +205,32 @@ class DigestLedger:
                 ExpressionAttributeValues={":published": {"S": PUBLISHED}, ":n": {"N": str(published_count)},
                                            ":m": {"S": message_id or "-"}},
             )
+
+    def finish_many(self, finished: Sequence[Tuple[str, str, int, str]]) -> None:
+        """``finish`` (complete) for many items (jobId, digestKey, published count, message id): one
+        TransactWriteItems of up to 100 updates; one by one when DynamoDB cancels it (a concurrent write)."""
+        for start in range(0, len(finished), TRANSACTION_LIMIT):
+            chunk = finished[start:start + TRANSACTION_LIMIT]
+            try:
+                self._client.transact_write_items(TransactItems=[{"Update": {
+                    "TableName": self._table, "Key": self._key(job_id, digest_key),
+                    "UpdateExpression": "SET #state = :published, memberCount = :n, messageId = :m "
+                                        "REMOVE leaseUntil, leaseBy",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": {":published": {"S": PUBLISHED}, ":n": {"N": str(n)},
+                                                  ":m": {"S": message_id or "-"}},
+                }} for job_id, digest_key, n, message_id in chunk])
+                continue
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in (
+                        "TransactionCanceledException", "TransactionConflictException"):
+                    with store_call("TransactWriteItems", self._table):
+                        raise
+            except BotoCoreError:
+                with store_call("TransactWriteItems", self._table):
+                    raise
+            for job_id, digest_key, n, message_id in chunk:
+                self.finish(job_id, digest_key, published_count=n, message_id=message_id)
 
     def release(self, job_id: str, digest_key: str) -> None:
         """Publishing failed: drop the lease so that a retry may publish at once."""
@@ -254,7 +361,7 @@ class DigestQueue:
         self._url = queue_url
 
     def schedule_flush(self, flush: Mapping[str, Any], *, delay_seconds: float) -> str:
-        delay = max(0, min(MAX_DELAY_SECONDS, int(delay_seconds + 0.999)))
+        delay = _delay(delay_seconds)
         try:
             response = self._client.send_message(
                 QueueUrl=self._url,
@@ -267,6 +374,40 @@ class DigestQueue:
         except BotoCoreError as err:
             raise DigestScheduleError(f"SendMessage {self._url}: {type(err).__name__}: {err}") from None
         return str(response.get("MessageId", ""))
+
+
+    def schedule_flushes(self, flushes: Sequence[Tuple[Mapping[str, Any], float]]) -> List[Union[str, DigestScheduleError]]:
+        """``schedule_flush`` for many (flush, delay): SendMessageBatch of up to 10 messages, each with its
+        own ``DelaySeconds``; per flush, in order, its message id or its ``DigestScheduleError``."""
+        out: List[Union[str, DigestScheduleError]] = []
+        for start in range(0, len(flushes), SEND_BATCH_LIMIT):
+            chunk = flushes[start:start + SEND_BATCH_LIMIT]
+            entries = [{"Id": str(i), "MessageBody": json.dumps({"digestFlush": dict(flush)}, separators=(",", ":")),
+                        "DelaySeconds": _delay(delay)} for i, (flush, delay) in enumerate(chunk)]
+            try:
+                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except ClientError as err:
+                error = err.response.get("Error", {})
+                failure = DigestScheduleError(f"SendMessageBatch {self._url}: {error.get('Code')}: {error.get('Message')}")
+                out.extend(failure for _ in chunk)
+                continue
+            except BotoCoreError as err:
+                failure = DigestScheduleError(f"SendMessageBatch {self._url}: {type(err).__name__}: {err}")
+                out.extend(failure for _ in chunk)
+                continue
+            sent = {e["Id"]: str(e.get("MessageId", "")) for e in response.get("Successful") or []}
+            failed = {e["Id"]: e for e in response.get("Failed") or []}
+            for i in range(len(chunk)):
+                if str(i) in sent:
+                    out.append(sent[str(i)])
+                else:
+                    f = failed.get(str(i), {})
+                    out.append(DigestScheduleError(f"SendMessageBatch {self._url}: {f.get('Code')}: {f.get('Message')}"))
+        return out
+
+
+def _delay(delay_seconds: float) -> int:
+    return max(0, min(MAX_DELAY_SECONDS, int(delay_seconds + 0.999)))
 
 
 def _num(value: float) -> str:

@@ -1,8 +1,12 @@
 """Key formats of the stored items (pure): digest windows, their index keys, job-level messages, claims.
 
 History table items are keyed (``jobId``, ``sessionActionId``); a record in a digest window carries
-``digestWindow`` = ``<jobId>#<windowStart>#<shard>`` (``byDigestWindow`` index, spread over
-``DIGEST_SHARDS`` keys so that a burst has no hot partition). Ledger items are keyed (``jobId``,
+``digestWindow`` = ``<jobId>#<windowStart>#<shard>`` (``byDigestWindow`` index). A window's records go
+to ``DIGEST_SHARDS`` keys: one, so that its flush reads it with one Query. A partition key takes 1,000
+writes a second ("Best practices for designing and using partition keys effectively", DynamoDB developer
+guide); the event queue's ``maxConcurrency`` keeps one job's writes far below that. The window's ledger
+item records the count it was opened with (``shards``); a window without it was opened when records were
+spread over ``LEGACY_DIGEST_SHARDS`` keys, and its flush reads them all. Ledger items are keyed (``jobId``,
 ``digestKey``): ``window#<windowStart>`` for a digest window, ``jobrun#<status>#<fingerprint>`` for a
 job-level message.
 """
@@ -13,8 +17,10 @@ import hashlib
 import json
 from typing import List, Mapping, NamedTuple, Optional
 
-#: Digest windows spread their records over this many index keys.
-DIGEST_SHARDS = 8
+#: Digest windows opened now put their records under this many index keys.
+DIGEST_SHARDS = 1
+#: How many keys a window whose ledger item records no count used.
+LEGACY_DIGEST_SHARDS = 8
 
 
 class ClaimKey(NamedTuple):
@@ -45,15 +51,15 @@ def job_run_key(status: str, counts: Mapping[str, int]) -> str:
     return f"jobrun#{status}#{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
-def digest_window_keys(job_id: str, start: int) -> List[str]:
+def digest_window_keys(job_id: str, start: int, shards: int = DIGEST_SHARDS) -> List[str]:
     """Every ``byDigestWindow`` key of a job's window (one per shard)."""
-    return [f"{job_id}#{start}#{shard}" for shard in range(DIGEST_SHARDS)]
+    return [f"{job_id}#{start}#{shard}" for shard in range(shards)]
 
 
-def digest_window_key(job_id: str, session_action_id: str, start: int) -> str:
+def digest_window_key(job_id: str, session_action_id: str, start: int, shards: int = DIGEST_SHARDS) -> str:
     """The ``byDigestWindow`` key of one record in a window (its shard comes from its id)."""
-    shard = hashlib.sha256(session_action_id.encode("ascii", "replace")).digest()[0] % DIGEST_SHARDS
-    return digest_window_keys(job_id, start)[shard]
+    shard = hashlib.sha256(session_action_id.encode("ascii", "replace")).digest()[0] % shards
+    return digest_window_keys(job_id, start, shards)[shard]
 
 
 def joined_window_start(digest_window: Optional[str]) -> Optional[int]:

@@ -240,6 +240,18 @@ def _timestamp(obj: Mapping[str, Any], key: str) -> Optional[datetime]:
     raise MalformedSessionActionError(key, "is not a timestamp")
 
 
+def parse_timestamp(value: Any) -> datetime:
+    """A timestamp of an AWS answer, the datetime botocore's response parser makes of it (equal to it,
+    with its offset; naive when the text has none), without dateutil: ISO 8601 strings (what Deadline
+    Cloud's REST-JSON answers carry) with ``datetime.fromisoformat``, epoch seconds from numbers (UTC).
+    ``ValueError`` for anything else (the clients then use botocore's own parser: ``adapters/clients.py``)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    raise ValueError(f"not a timestamp: {type(value).__name__}")
+
+
 def _iso(value: Optional[datetime]) -> Optional[str]:
     if value is None:
         return None

@@ -78,12 +78,21 @@ class Service:
                     [rec for _, rec in ready],
                     [r.run_status if isinstance(r, TaskRunChange) else None for r, _ in ready], now)
 
+        flushes = [r for _, r in items if isinstance(r, DigestFlush)]
+        if flushes:  # their windows' leases taken together
+            self.windows.lease_many(flushes, inv)
+        # The session actions' writes go side by side (``SessionActions.handle_many``); the rest one by one.
+        errors = self.session_actions.handle_many(
+            [(m, r) for m, r in items if isinstance(r, (SessionActionRef, TaskRunChange))], inv)
         failed: List[str] = []
         for message_id, request in items:
             try:
                 if isinstance(request, Exception):
                     raise request
-                self._handle(request, inv, message_id)
+                if message_id in errors:
+                    raise errors[message_id]
+                if not isinstance(request, (SessionActionRef, TaskRunChange)):
+                    self._handle(request, inv, message_id)
             except Exception as err:  # the typed errors, and anything else: the message fails alone
                 logger.warning("message failed; it will be retried alone",
                                extra={"messageId": message_id, "errorType": type(err).__name__,
@@ -108,7 +117,7 @@ class Service:
 
     def _handle(self, request: Request, inv: Invocation, item_id: Optional[str] = None) -> Result:
         if isinstance(request, DigestFlush):
-            return self.windows.flush(request, inv)
+            return self.windows.flush(request, inv, item_id)
         if isinstance(request, WaitForJob):
             return self.waiters.register(request, inv)
         if isinstance(request, SweepWaiters):

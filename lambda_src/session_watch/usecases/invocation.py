@@ -4,7 +4,7 @@ the claims it already holds (so that one batch never waits on its own lease)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 from ..domain.keys import ClaimKey
 from ..domain.record import Record
@@ -26,6 +26,8 @@ class Invocation:
     #: Terminal task runs saved by this invocation, for the suspect-worker counters: (record, counted):
     #: counted when its save was new (a redelivery is only re-checked, never counted again).
     worker_runs: List[Tuple[Record, bool]] = field(default_factory=list)
+    #: Ledger items (jobId, digestKey) whose publishing lease this invocation took for a batch of flushes.
+    leases: Set[Tuple[str, str]] = field(default_factory=set)
 
     @property
     def lease_until(self) -> float:

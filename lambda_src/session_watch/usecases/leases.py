@@ -16,15 +16,18 @@ returns or raises, so no claim waits for its lease to run out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
-from .. import names
+from .. import fanout, names
 from ..domain.notification import Notification, render_notification
 from ..domain.record import Record
 from ..errors import NotificationError, NotificationPending, SessionWatchError
 from ..observability import Metric, count, logger, safe_summary
 from ..ports import LedgerPort, NotificationPort, RecordPort
 
+#: PublishBatch takes at most 10 messages.
+PUBLISH_BATCH_LIMIT = 10
 #: How long ledger items (windows, job-level messages) are kept.
 LEDGER_RETENTION_SECONDS = 2 * 86400
 
@@ -41,6 +44,8 @@ class LedgerClaim:
     job_id: str
     digest_key: str
     published_count: int
+    #: Called with the machines' message id once the message is out on every channel.
+    on_published: Optional[Callable[[str], None]] = None
 
 
 @dataclass
@@ -85,6 +90,11 @@ class Outbox:
         self.pending.append(Claimed(render_notification(record), RecordClaim(record, on_published),
                                     self._channels(done), item_id))
 
+    def add_ledger(self, notification: Notification, claim: LedgerClaim, item_id: str, *,
+                   done: FrozenSet[str] = frozenset()) -> None:
+        """Publish this ledger item's message when the invocation ends (a batch of digest flushes)."""
+        self.pending.append(Claimed(notification, claim, self._channels(done), item_id))
+
     def publish_now(self, notification: Notification, claim: Union[RecordClaim, LedgerClaim], *,
                     done: FrozenSet[str] = frozenset()) -> str:
         """Publish one claimed notification now; its machines' message id, or its ``NotificationError``."""
@@ -110,9 +120,21 @@ class Outbox:
     def _publish(self, entries: Sequence[Claimed]) -> None:
         todo = [e for e in entries if e.channels]
         if self.batched and len(todo) > 1:
-            for entry, results in zip(todo, self.notifications.publish_batch(
-                    [(e.notification, e.channels) for e in todo])):
-                entry.results = dict(results)
+            # PublishBatch takes 10 messages: the chunks go side by side (``fanout``), not one after another.
+            chunks = [todo[i:i + PUBLISH_BATCH_LIMIT] for i in range(0, len(todo), PUBLISH_BATCH_LIMIT)]
+            calls: List[Callable[[], List[Dict[str, Union[str, NotificationError]]]]] = [
+                partial(self.notifications.publish_batch, [(e.notification, e.channels) for e in chunk])
+                for chunk in chunks]
+            error: Optional[BaseException] = None
+            for chunk, done in zip(chunks, fanout.run_all(calls)):
+                if done.error is not None:
+                    error = error or done.error
+                    continue
+                for entry, results in zip(chunk, done.value or []):
+                    entry.results = dict(results)
+            if error is not None:  # what went out is settled; the rest is left to its lease, as before
+                self._settle([e for e in entries if e.results])
+                raise error
         else:
             for entry in todo:
                 entry.results = dict(self.notifications.publish(entry.notification, entry.channels))
@@ -120,18 +142,30 @@ class Outbox:
 
     def _settle(self, entries: Sequence[Claimed]) -> None:
         """Remember what was published, per channel; release what was not (the retry publishes it)."""
+        for entry in entries:
+            for channel in entry.channels:
+                if channel not in entry.results:
+                    # An answer that names neither a message id nor an error for the entry (PublishBatch lists
+                    # every entry under Successful or Failed; a stand-in may not): not known published.
+                    entry.results[channel] = NotificationError(f"{channel}: no answer for this message")
         records = [(e.claim.record, e.published, e.error is None) for e in entries
                    if isinstance(e.claim, RecordClaim) and (e.published or e.error is None)]
         try:
             if records:
                 self.records.mark_published(records)
-            for entry in entries:
+            ledger = [e for e in entries if isinstance(e.claim, LedgerClaim) and (e.published or e.error is None)]
+            complete_ledger = [e for e in ledger if e.error is None]
+            if len(complete_ledger) > 1:  # many published: marked together (one transaction)
+                assert self.ledger is not None
+                self.ledger.finish_many([(e.claim.job_id, e.claim.digest_key, e.claim.published_count, e.message_id)
+                                         for e in complete_ledger if isinstance(e.claim, LedgerClaim)])
+                ledger = [e for e in ledger if e.error is not None]
+            for entry in ledger:
                 claim = entry.claim
-                if isinstance(claim, LedgerClaim) and (entry.published or entry.error is None):
-                    assert self.ledger is not None
-                    self.ledger.finish(claim.job_id, claim.digest_key, published_count=claim.published_count,
-                                       message_id=entry.message_id, channels=entry.published,
-                                       complete=entry.error is None)
+                assert self.ledger is not None and isinstance(claim, LedgerClaim)
+                self.ledger.finish(claim.job_id, claim.digest_key, published_count=claim.published_count,
+                                   message_id=entry.message_id, channels=entry.published,
+                                   complete=entry.error is None)
         except SessionWatchError as err:
             # The messages are out; unmarked, a redelivery after the lease may publish them again.
             logger.warning("published but not marked; a redelivery may publish again",
@@ -141,6 +175,8 @@ class Outbox:
         if complete:
             count(Metric.PUBLISHED, len(complete))
         for entry in complete:
+            if isinstance(entry.claim, LedgerClaim) and entry.claim.on_published is not None:
+                entry.claim.on_published(entry.message_id)
             if isinstance(entry.claim, RecordClaim):
                 logger.info("recorded and published",
                             extra={**safe_summary(entry.claim.record), "messageId": entry.message_id,

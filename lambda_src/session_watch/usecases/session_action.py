@@ -9,9 +9,12 @@ own) goes the same path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Optional
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from .. import fanout
 from ..cache import LruSet
 from ..config import Settings
 from ..domain.keys import claim_key, digest_window_key, window_start
@@ -19,8 +22,8 @@ from ..domain.record import Outcome, Record, empty_record
 from ..domain.requests import TaskRunChange
 from ..errors import NotificationPending
 from ..observability import Metric, count, logger, safe_summary
-from ..ports import Ports, SaveKind
-from .digest_window import DigestWindows
+from ..ports import Ports, RecordPort, SaveKind, SaveResult
+from .digest_window import DigestWindows, WindowCheck
 from .invocation import Invocation
 from .reads import ActionRequest, ONLY_IF_MATCHED
 
@@ -58,6 +61,14 @@ class SessionActions:
     def _save(self, record: Record, inv: Invocation, item_id: Optional[str],
               on_published: Optional[Callable[[], None]] = None) -> Record:
         """Write the record; claim its notification (``each``) or add a failure to its job's digest window."""
+        write = self._prepare(record, inv)
+        if isinstance(write, dict):
+            return write  # type: ignore[return-value]
+        return self._settle(write, write.send(self._ports.records), inv, item_id, on_published)
+
+    def _prepare(self, record: Record, inv: Invocation) -> Union["_Write", Record]:
+        """The conditional write that saves ``record`` (or, for a status this invocation already holds, the
+        record it holds: nothing to write)."""
         key = claim_key(record)
         if key in inv.claims:
             count(Metric.DEDUPLICATED)
@@ -79,12 +90,18 @@ class SessionActions:
                 digest_window = digest_window_key(record["jobId"], record["sessionActionId"], start)
             else:
                 notify = False  # digest mode: completions reach people as the job-level message
-
-        result = self._ports.records.save(
-            record, claim_notification=notify, now=inv.now, lease_until=inv.lease_until,
+        return _Write(record, notify, start, dict(
+            claim_notification=notify, now=inv.now, lease_until=inv.lease_until,
             expires_at=int(inv.now) + s.retention_days * 86400, recorded_at=_iso(inv.now),
             digest_window=digest_window,
-        )
+        ))
+
+    def _settle(self, write: "_Write", result: SaveResult, inv: Invocation, item_id: Optional[str],
+                on_published: Optional[Callable[[], None]] = None,
+                window_check: Optional[WindowCheck] = None) -> Record:
+        """What the write's answer means: a stale or duplicate delivery, another invocation's lease, or a
+        claim to publish (``each``) or a failure joined to its digest window."""
+        record, start, s = write.record, write.start, self._settings
         summary = safe_summary(record)
         if result.kind is SaveKind.STALE:
             count(Metric.STALE_IGNORED)
@@ -107,12 +124,12 @@ class SessionActions:
 
         count(Metric.RECORDED)
         if record["terminal"] and result.previous_status != record["status"]:
-            count(Metric.FAILURES if outcome is Outcome.FAILURE else Metric.COMPLETIONS)
+            count(Metric.FAILURES if Outcome(record["outcome"]) is Outcome.FAILURE else Metric.COMPLETIONS)
             inv.worker_runs.append((record, True))  # new: counts for its worker (suspect workers)
         if result.kind is SaveKind.CLAIMED:
-            inv.claims[key] = record
+            inv.claims[claim_key(record)] = record
             if start is not None:
-                self._windows.joined(record, start, inv)
+                self._windows.joined(record, start, inv, check=window_check)
                 _done(on_published)
             else:
                 inv.outbox.add_record(record, item_id, on_published, done=result.channels_done)
@@ -120,6 +137,74 @@ class SessionActions:
         logger.info("recorded", extra=summary)
         _done(on_published)
         return record
+
+    # --- a batch: the writes side by side --------------------------------------------------
+
+    def handle_many(self, items: Sequence[Tuple[str, ActionRequest]], inv: Invocation) -> Dict[str, Exception]:
+        """The messages of a batch about session actions; the errors of those that failed, by message id.
+
+        The same steps as ``handle``, in three passes, so that the batch's independent round trips go side
+        by side (``fanout``) rather than one after another: the records (read by the batch's Batch* calls)
+        and their conditional writes are prepared; the writes are sent together; then each answer is
+        settled in message order, as ``handle`` would. Before that, the digest windows the batch joined are
+        opened together and checked once each (``DigestWindows.prepare``). A message whose status another
+        message of the batch already writes waits for that write and is then settled as ``handle`` would
+        (a duplicate of a claim this invocation holds).
+        """
+        failed: Dict[str, Exception] = {}
+        writes: List[Tuple[str, ActionRequest, "_Write"]] = []
+        later: List[Tuple[str, ActionRequest]] = []
+        writing = set()
+        for message_id, request in items:
+            try:
+                record = inv.reads.record_for(request)
+                if record is None:
+                    self._nothing_to_record(request)
+                    continue
+                run_status = request.run_status if isinstance(request, TaskRunChange) else None
+                record = self._enrich(record, run_status, inv.now)
+                if claim_key(record) in writing:
+                    later.append((message_id, request))  # the same status as an earlier message: after it
+                    continue
+                write = self._prepare(record, inv)
+                if isinstance(write, dict):
+                    self._record_root_cause(record, inv, message_id)
+                    continue
+                writing.add(claim_key(record))
+                writes.append((message_id, request, write))
+            except Exception as err:  # the message fails alone
+                failed[message_id] = err
+
+        sends: List[Callable[[], SaveResult]] = [partial(w.send, self._ports.records) for _, _, w in writes]
+        answers = fanout.run_all(sends)
+        joins = [(w.record, w.start) for (_, _, w), done in zip(writes, answers)
+                 if done.error is None and w.start is not None and done.value is not None
+                 and done.value.kind is SaveKind.CLAIMED]
+        checks = self._windows.prepare(joins, inv) if joins else {}
+        settled = []
+        for (message_id, _, write), done in zip(writes, answers):
+            try:
+                if done.error is not None:
+                    raise done.error
+                assert done.value is not None
+                check = checks.get((write.record["jobId"], write.start)) if write.start is not None else None
+                self._settle(write, done.value, inv, message_id, window_check=check)
+                settled.append((message_id, write.record))
+            except Exception as err:
+                failed[message_id] = err
+        # Root causes once every write of the batch is settled: a cause that is also a message of the batch
+        # is then a claim this invocation holds.
+        for message_id, record in settled:
+            try:
+                self._record_root_cause(record, inv, message_id)
+            except Exception as err:
+                failed[message_id] = err
+        for message_id, request in later:
+            try:
+                self.handle(request, inv, message_id)
+            except Exception as err:
+                failed[message_id] = err
+        return failed
 
     def _record_root_cause(self, record: Record, inv: Invocation, item_id: Optional[str]) -> None:
         """Record (and notify on) the action that caused this one, once per execution environment."""
@@ -154,6 +239,20 @@ def skipped_result(task: ActionRequest) -> Record:
     out = dict(result)
     out["skipped"] = reason
     return out  # type: ignore[return-value]
+
+
+@dataclass
+class _Write:
+    """A record's conditional write, ready to send."""
+
+    record: Record
+    notify: bool
+    #: The digest window the record joins (its start), if it joins one.
+    start: Optional[int]
+    options: Dict[str, Any]
+
+    def send(self, records: RecordPort) -> SaveResult:
+        return records.save(self.record, **self.options)
 
 
 def _done(callback: Optional[Callable[[], None]]) -> None:
