@@ -430,7 +430,9 @@ def test_many_actions_through_random_faults_are_each_recorded_and_published_once
                nth=5, times=2)
     for ids in actions + actions[::-1]:
         status = "FAILED" if ids in actions[::3] else "SUCCEEDED"
-        deliver(invoke, farm.task_event(ids, status), Watch(local_aws, ids), pause=0.05)
+        # pauses long enough that the retries outlast two publishing leases (1 s each, no remaining time):
+        # an invocation whose publish and then whose release both fail leaves its lease to run out
+        deliver(invoke, farm.task_event(ids, status), Watch(local_aws, ids), pause=0.2)
     farm.standin.faults.clear()
 
     received = Counter(m["record"]["sessionActionId"] for m in local_aws.notifications())
