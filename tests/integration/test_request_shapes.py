@@ -16,6 +16,7 @@ from botocore.validate import ParamValidationDecorator, ParamValidator
 
 from session_watch import fanout
 from session_watch.adapters import clients
+from session_watch.names import DIGEST_WINDOW_INDEX
 from session_watch.domain.keys import DIGEST_SHARDS, LEGACY_DIGEST_SHARDS
 
 from tests.integration.test_batch_and_digests import failing_job, flush_of, sqs_event, windows_of
@@ -27,6 +28,8 @@ class ModelCheck:
 
     def __init__(self) -> None:
         self.checked: List[str] = []
+        #: each Query's index (None: the table itself)
+        self.query_indexes: List[Any] = []
         self.invalid: List[Tuple[str, str]] = []
         self.threads: set = set()
         self._lock = threading.Lock()
@@ -49,6 +52,8 @@ class ModelCheck:
         report = ParamValidator().validate(params, model.input_shape)
         with self._lock:
             self.checked.append(model.name)
+            if model.name == "Query":
+                self.query_indexes.append(params.get("IndexName"))
             if report.has_errors():
                 self.invalid.append((model.name, report.generate_report()))
 
@@ -99,7 +104,9 @@ def test_a_window_records_its_index_keys_and_its_flush_reads_them_with_one_query
     model_check.checked.clear()
     assert invoke(sqs_event([flush_of(job, window)])) == {"batchItemFailures": []}
 
-    assert model_check.checked.count("Query") == 1
+    # one Query of the window's records (byDigestWindow), and one of the job's suspect workers in the ledger
+    assert model_check.query_indexes.count(DIGEST_WINDOW_INDEX) == 1
+    assert model_check.checked.count("Query") == 2
     [digest] = [n for n in local_aws.notifications() if n["MessageAttributes"]["kind"]["Value"] == "digest"]
     assert digest["record"]["failures"] == 5
 
@@ -117,7 +124,8 @@ def test_a_window_opened_without_a_shard_count_is_read_over_the_legacy_keys(
     model_check.checked.clear()
     assert invoke(sqs_event([flush_of(job, window)])) == {"batchItemFailures": []}
 
-    assert model_check.checked.count("Query") == LEGACY_DIGEST_SHARDS
+    assert model_check.query_indexes.count(DIGEST_WINDOW_INDEX) == LEGACY_DIGEST_SHARDS
+    assert model_check.checked.count("Query") == LEGACY_DIGEST_SHARDS + 1  # + the job's suspect workers
 
 
 def test_the_fan_out_returns_each_outcome_in_order_and_an_error_as_the_tasks_own():
