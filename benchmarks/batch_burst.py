@@ -346,6 +346,7 @@ def _function_env(tree: common.FunctionTree, shard: _Shard, standin: Any, mode: 
         "DIGEST_TABLE_NAME": aws.digest_table_name, "DIGEST_QUEUE_URL": aws.digest_queue_url,
         "DIGEST_WINDOW_SECONDS": str(WINDOW_SECONDS),
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SNS": endpoint, "AWS_ENDPOINT_URL_SQS": endpoint,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": endpoint,
         "AWS_ENDPOINT_URL_DEADLINE": standin.endpoint_url,
     })
 

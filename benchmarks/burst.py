@@ -186,6 +186,7 @@ def run(events: int = EVENTS, workers: int = WORKERS, shards: int = SHARDS, seed
                 "NOTIFY_MODE": "each",  # one message per action (the check below); batch_burst.py measures digests
                 "TABLE_NAME": stages[shard].table_name, "TOPIC_ARN": stages[shard].topic_arn,
                 "AWS_ENDPOINT_URL_DYNAMODB": motos[shard].endpoint, "AWS_ENDPOINT_URL_SNS": motos[shard].endpoint,
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": motos[shard].endpoint,
                 "AWS_ENDPOINT_URL_DEADLINE": standin.endpoint_url,
             })
             proc = common.FunctionProcess("handler", tree, env, tmp / f"worker{w}.log")

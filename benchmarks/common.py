@@ -259,6 +259,9 @@ class Stage:
             "TOPIC_ARN": self.aws.topic_arn,
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto.endpoint,
             "AWS_ENDPOINT_URL_SNS": self.moto.endpoint,
+            # the log excerpts' GetLogEvents (moto has no session logs here: one call per failure, answered
+            # ResourceNotFoundException; without it the reads would go to no endpoint and be retried)
+            "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.moto.endpoint,
             "AWS_ENDPOINT_URL_DEADLINE": self.standin.endpoint_url,
             "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         }

@@ -17,8 +17,10 @@ missing and why.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from . import fanout
 from .cache import Lru
 from .config import Settings
 from .domain import enrichment as domain
@@ -154,6 +156,19 @@ class Enricher:
     def log_excerpt(self, record: Record, session: Optional[SessionInfo],
                     now: float) -> Tuple[Optional[List[str]], Optional[str]]:
         """The last lines the session logged up to the action's end (failed actions only), or why not."""
+        plan = self._log_read(record, session, now)
+        if not isinstance(plan, _LogRead):
+            return plan
+        try:
+            messages = plan.send(self._logs)
+        except SessionLogUnreadable as err:
+            return self._log_unreadable(plan, err)
+        return self._log_read_done(plan, messages)
+
+    def _log_read(self, record: Record, session: Optional[SessionInfo],
+                  now: float) -> Union["_LogRead", Tuple[Optional[List[str]], Optional[str]]]:
+        """The read a record's excerpt needs (its budget taken), or the answer without one (cached, turned
+        off, refused or over the budget)."""
         lines = self._settings.log_excerpt_lines
         if lines <= 0 or self._logs is None or not domain.wants_log_excerpt(record):
             return None, None
@@ -182,24 +197,49 @@ class Enricher:
         self._log_reads[job_id] = (window, used + 1)
         if len(self._log_reads) > _CACHE_SIZE:
             self._log_reads.pop(next(iter(self._log_reads)))
-        try:
-            messages = self._logs.tail(session.log_group, session.log_stream, end_time_ms=end, lines=lines)
-        except SessionLogUnreadable as err:
-            count(Metric.ENRICHMENT_FAILED)
-            if err.code not in _REFUSALS:  # this stream only (not there yet, say): not asked again in this window
-                self._unread_logs.put(key, (window, err.reason))
-            else:  # refused: no log of the job is asked for again in this window
-                self._missing[(LOG, job_id)] = err.reason
-                self._failed_at[(LOG, job_id)] = window
-                for cache in (self._missing, self._failed_at):
-                    if len(cache) > _CACHE_SIZE:
-                        cache.pop(next(iter(cache)))
-            logger.warning("session log could not be read; the notification goes out without its lines",
-                           extra={"jobId": job_id, "sessionId": session_id, "error": err.code or "unknown"})
-            return None, f"logExcerpt: {err.reason}"
-        excerpt = domain.excerpt_lines(messages, max_lines=lines)
-        self._excerpts.put(key, tuple(excerpt))
+        return _LogRead(key, job_id, session_id, window, lines)
+
+    def _log_unreadable(self, plan: "_LogRead", err: SessionLogUnreadable) -> Tuple[None, str]:
+        count(Metric.ENRICHMENT_FAILED)
+        if err.code not in _REFUSALS:  # this stream only (not there yet, say): not asked again in this window
+            self._unread_logs.put(plan.key, (plan.window, err.reason))
+        else:  # refused: no log of the job is asked for again in this window
+            self._missing[(LOG, plan.job_id)] = err.reason
+            self._failed_at[(LOG, plan.job_id)] = plan.window
+            for cache in (self._missing, self._failed_at):
+                if len(cache) > _CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+        logger.warning("session log could not be read; the notification goes out without its lines",
+                       extra={"jobId": plan.job_id, "sessionId": plan.session_id, "error": err.code or "unknown"})
+        return None, f"logExcerpt: {err.reason}"
+
+    def _log_read_done(self, plan: "_LogRead", messages: Sequence[str]) -> Tuple[List[str], None]:
+        excerpt = domain.excerpt_lines(messages, max_lines=plan.lines)
+        self._excerpts.put(plan.key, tuple(excerpt))
         return excerpt, None
+
+    def _prefetch_logs(self, records: Sequence[Record], now: float) -> None:
+        """The batch's log reads side by side (``fanout``): each is independent of the others, and one after
+        another they were the batch's critical path (one round trip per failure). Planned and settled on
+        this thread (the caches and budgets are not shared with the pool)."""
+        plans: List[_LogRead] = []
+        for r in records:
+            sid = r.get("sessionId")
+            plan = self._log_read(r, self._sessions.get(sid) if sid else None, now)
+            if isinstance(plan, _LogRead) and all(p.key != plan.key for p in plans):
+                plans.append(plan)
+            elif isinstance(plan, _LogRead):  # the same stream and end twice: give the budget back
+                start, used = self._log_reads[plan.job_id]
+                self._log_reads[plan.job_id] = (start, used - 1)
+        if not plans:
+            return
+        logs = self._logs
+        for plan, done in zip(plans, fanout.run_all([partial(p.send, logs) for p in plans])):
+            if isinstance(done.error, SessionLogUnreadable):
+                self._log_unreadable(plan, done.error)
+            elif done.error is None and done.value is not None:
+                self._log_read_done(plan, done.value)
+            # anything else: the record's own enrichment asks again (and reports it)
 
     # --- root cause ------------------------------------------------------------------------------
 
@@ -288,6 +328,8 @@ class Enricher:
                 store=lambda s, item: self._steps.put((s[2], s[3]), domain.step_name(item) or ""),
                 now=now,
             )
+
+        self._prefetch_logs(records, now)
 
         # Root causes: one ListSessionActions per session that needs one, then one BatchGetSessionAction
         # for every first failed action found.
@@ -411,3 +453,17 @@ def failure_words(operation: str, code: str) -> str:
     else:
         words = "the read failed"
     return f"{words} ({operation} {code})"
+
+
+class _LogRead(NamedTuple):
+    """One GetLogEvents a record's excerpt needs: the stream and end (``key``), the job whose budget it took."""
+
+    key: Tuple[str, str, Optional[int]]
+    job_id: str
+    session_id: str
+    window: int
+    lines: int
+
+    def send(self, logs: Any) -> List[str]:
+        group, stream, end = self.key
+        return logs.tail(group, stream, end_time_ms=end, lines=self.lines)

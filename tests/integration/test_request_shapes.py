@@ -32,6 +32,8 @@ class ModelCheck:
         self.query_indexes: List[Any] = []
         self.invalid: List[Tuple[str, str]] = []
         self.threads: set = set()
+        #: (operation, the thread that sent it), in the order sent
+        self.sent: List[Tuple[str, str]] = []
         self._lock = threading.Lock()
         original = clients.client
 
@@ -57,9 +59,10 @@ class ModelCheck:
             if report.has_errors():
                 self.invalid.append((model.name, report.generate_report()))
 
-    def _thread(self, **_: Any) -> None:
+    def _thread(self, event_name: str = "", **_: Any) -> None:
         with self._lock:
             self.threads.add(threading.current_thread().name)
+            self.sent.append((event_name.rsplit(".", 1)[-1], threading.current_thread().name))
 
     def close(self) -> None:
         clients.client = self._original
@@ -197,3 +200,22 @@ def test_a_batch_of_flushes_publishes_its_digests_together_and_marks_them_publis
     digests = [n for n in local_aws.notifications() if n["MessageAttributes"]["kind"]["Value"] == "digest"]
     assert sorted(d["record"]["jobId"] for d in digests) == sorted(j.job_id for j in jobs)  # each once
     assert model_check.invalid == []
+
+
+def test_a_batchs_log_reads_and_worker_counters_go_side_by_side(
+        farm, invoke, local_aws, lambda_env, model_check):
+    """Each failure's log read (GetLogEvents) and each worker's suspect counter (UpdateItem) are independent
+    of the others: in a batch they go through the fan-out's threads rather than one after another on the
+    invocation's critical path."""
+    lambda_env(NOTIFY_MODE="each", SUSPECT_WORKER_FAILURES="1000")
+    job, events = failing_job(farm, frames=6, sessions=3)
+
+    assert invoke(sqs_event(events)) == {"batchItemFailures": []}
+
+    log_reads = [thread for operation, thread in model_check.sent if operation == "GetLogEvents"]
+    assert model_check.checked.count("GetLogEvents") == 6  # one call per failure: each ended at its own time
+    assert log_reads and all(thread.startswith("fanout") for thread in log_reads)  # every attempt sent
+    counters = [item for item in local_aws.client("dynamodb").scan(TableName=local_aws.digest_table_name)["Items"]
+                if item["jobId"]["S"].startswith("worker#")]
+    assert len(counters) == 3  # one counter item per worker (and window)
+    assert not model_check.invalid

@@ -17,8 +17,10 @@ nothing and costs nothing here (its save is not new).
 
 from __future__ import annotations
 
-from typing import Dict, List
+from functools import partial
+from typing import Any, Dict, List
 
+from .. import fanout
 from ..config import Settings
 from ..domain.keys import SUSPECT_KEY_PREFIX, suspect_window_key, worker_partition
 from ..domain.record import Record
@@ -52,9 +54,17 @@ class SuspectWorkers:
             return []
         notified = []
         histories: Dict[str, List[Record]] = {}  # job id -> its records, read once per invocation
-        for entry in tally(runs, window_seconds=self.window_seconds, now=inv.now):
+        entries = tally(runs, window_seconds=self.window_seconds, now=inv.now)
+        expires_at = int(inv.now) + LEDGER_RETENTION_SECONDS
+        # The counters of every worker side by side (``fanout``): independent items, one UpdateItem each.
+        adds = [partial(ledger.count_worker_runs, e.worker_id, e.window_start, runs=e.runs, failures=e.failures,
+                        jobs=sorted(e.jobs), fleet_id=e.fleet_id, expires_at=expires_at) for e in entries]
+        for entry, added in zip(entries, fanout.run_all(adds)):
             try:
-                if self._count(entry, inv, histories):
+                if added.error is not None:
+                    raise added.error
+                assert added.value is not None
+                if self._count(entry, added.value, inv, histories):
                     notified.append(entry.worker_id)
             except NotificationPending:
                 logger.info("suspect worker: another invocation is publishing it",
@@ -66,13 +76,12 @@ class SuspectWorkers:
                                                           "errorType": type(err).__name__, "error": str(err)[:300]})
         return notified
 
-    def _count(self, entry: WorkerTally, inv: Invocation, histories: Dict[str, List[Record]]) -> bool:
+    def _count(self, entry: WorkerTally, counters: Dict[str, Any], inv: Invocation,
+               histories: Dict[str, List[Record]]) -> bool:
+        """The counters after this invocation's add: publish the worker's notification if it became suspect."""
         ledger = self._ports.ledger
         assert ledger is not None
         s = self._settings
-        counters = ledger.count_worker_runs(
-            entry.worker_id, entry.window_start, runs=entry.runs, failures=entry.failures, jobs=sorted(entry.jobs),
-            fleet_id=entry.fleet_id, expires_at=int(inv.now) + LEDGER_RETENTION_SECONDS)
         if counters.get("state") == "published":
             return False
         if not is_suspect(counters["failures"], counters["runs"], threshold=s.suspect_worker_failures,
