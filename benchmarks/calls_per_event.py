@@ -19,9 +19,11 @@ from typing import Any, Dict, List
 
 from . import common
 
-_READS = {"deadline.GetTask": 1, "deadline.GetSessionAction": 1, "deadline.GetJob": 1, "deadline.GetSession": 1}
+_READS = {"deadline.GetTask": 1, "deadline.GetSessionAction": 1, "deadline.GetJob": 1, "deadline.GetSession": 1,
+          "deadline.GetStep": 1}  # the step's name (cached per job and step, as the job and the session are)
 LIMITS = {
-    "terminal task event": {**_READS, "dynamodb": 2, "sns.Publish": 1},
+    # a failed action also reads the end of its session's log (logExcerpt): one GetLogEvents
+    "terminal task event": {**_READS, "cloudwatch-logs.GetLogEvents": 1, "dynamodb": 2, "sns.Publish": 1},
     "duplicate task event": {**_READS, "dynamodb": 2, "sns.Publish": 0},
 }
 

@@ -153,7 +153,7 @@ def _targets(r: Dict[str, Any]) -> str:
         every = ", ".join(f"{k} {n}" for k, n in sorted(t.items()) if k not in ("total", "dynamodb"))
         rows.append(_row("Calls per terminal `Task Run Status Change` (direct delivery), every AWS call of the worst "
                          "event; a duplicate publishes nothing",
-                         "≤ 1 GetTask, 1 GetSessionAction, 1 GetJob, 1 GetSession, 2 DynamoDB, 1 Publish; nothing else",
+                         "≤ 1 GetTask, 1 GetSessionAction, 1 GetJob, 1 GetSession, 1 GetStep, 1 GetLogEvents (a failure's log), 2 DynamoDB, 1 Publish; nothing else",
                          f"{every} = {t.get('total', 0)}; duplicate: {d.get('sns.Publish', 0)} publishes", cp["ok"]))
     bu = r.get("burst")
     if bu:
