@@ -84,6 +84,22 @@ class DigestLedger:
         self._conditional(job_id, window_key(window_start), "SET #state = :scheduled",
                           {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}}, "#state = :opening")
 
+    def _transact(self, items: List[Dict[str, Any]]) -> bool:
+        """One TransactWriteItems; False when DynamoDB cancels it (a condition failed, or a concurrent
+        write): the caller then writes the items one by one. Any other failure raises ``RecordStoreError``."""
+        try:
+            self._client.transact_write_items(TransactItems=items)
+            return True
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("TransactionCanceledException",
+                                                              "TransactionConflictException"):
+                return False
+            with store_call("TransactWriteItems", self._table):
+                raise
+        except BotoCoreError:
+            with store_call("TransactWriteItems", self._table):
+                raise
+
     def mark_scheduled_many(self, windows: Sequence[Tuple[str, int]]) -> None:
         """``mark_scheduled`` for many windows (jobId, windowStart): one TransactWriteItems of up to 100
         conditional updates. When DynamoDB cancels it (a window has moved on meanwhile: its condition
@@ -93,22 +109,13 @@ class DigestLedger:
             if len(chunk) == 1:
                 self.mark_scheduled(*chunk[0])
                 continue
-            try:
-                self._client.transact_write_items(TransactItems=[{"Update": {
+            if self._transact([{"Update": {
                     "TableName": self._table, "Key": self._key(job_id, window_key(window_start)),
                     "UpdateExpression": "SET #state = :scheduled", "ConditionExpression": "#state = :opening",
                     "ExpressionAttributeNames": {"#state": "state"},
                     "ExpressionAttributeValues": {":scheduled": {"S": SCHEDULED}, ":opening": {"S": OPENING}},
-                }} for job_id, window_start in chunk])
+                }} for job_id, window_start in chunk]):
                 continue
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") not in (
-                        "TransactionCanceledException", "TransactionConflictException"):
-                    with store_call("TransactWriteItems", self._table):
-                        raise
-            except BotoCoreError:
-                with store_call("TransactWriteItems", self._table):
-                    raise
             for job_id, window_start in chunk:
                 self.mark_scheduled(job_id, window_start)
 
@@ -148,8 +155,7 @@ class DigestLedger:
         if not items:
             return True
         token = uuid.uuid4().hex
-        try:
-            self._client.transact_write_items(TransactItems=[{"Update": {
+        return self._transact([{"Update": {
                 "TableName": self._table, "Key": self._key(job_id, digest_key),
                 "UpdateExpression": "SET #state = :publishing, leaseUntil = :lease, leaseBy = :token, "
                                     "expiresAt = :expiresAt",
@@ -162,16 +168,6 @@ class DigestLedger:
                     ":now": {"N": _num(now)}, ":token": {"S": token}, ":expiresAt": {"N": str(expires_at)},
                     ":shards": {"N": str(shards)}},
             }} for job_id, digest_key in items])
-            return True
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("TransactionCanceledException",
-                                                              "TransactionConflictException"):
-                return False
-            with store_call("TransactWriteItems", self._table):
-                raise
-        except BotoCoreError:
-            with store_call("TransactWriteItems", self._table):
-                raise
 
     def state(self, job_id: str, digest_key: str) -> Optional[str]:
         """The item's state (strongly consistent read); ``None`` when there is no such item."""
@@ -211,24 +207,15 @@ class DigestLedger:
         TransactWriteItems of up to 100 updates; one by one when DynamoDB cancels it (a concurrent write)."""
         for start in range(0, len(finished), TRANSACTION_LIMIT):
             chunk = finished[start:start + TRANSACTION_LIMIT]
-            try:
-                self._client.transact_write_items(TransactItems=[{"Update": {
+            if self._transact([{"Update": {
                     "TableName": self._table, "Key": self._key(job_id, digest_key),
                     "UpdateExpression": "SET #state = :published, memberCount = :n, messageId = :m "
                                         "REMOVE leaseUntil, leaseBy",
                     "ExpressionAttributeNames": {"#state": "state"},
                     "ExpressionAttributeValues": {":published": {"S": PUBLISHED}, ":n": {"N": str(n)},
                                                   ":m": {"S": message_id or "-"}},
-                }} for job_id, digest_key, n, message_id in chunk])
+                }} for job_id, digest_key, n, message_id in chunk]):
                 continue
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") not in (
-                        "TransactionCanceledException", "TransactionConflictException"):
-                    with store_call("TransactWriteItems", self._table):
-                        raise
-            except BotoCoreError:
-                with store_call("TransactWriteItems", self._table):
-                    raise
             for job_id, digest_key, n, message_id in chunk:
                 self.finish(job_id, digest_key, published_count=n, message_id=message_id)
 

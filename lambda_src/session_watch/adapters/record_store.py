@@ -219,34 +219,24 @@ class RecordStore:
         """Every record that joined the given digest window keys (the ``byDigestWindow`` index)."""
         records: List[Record] = []
         for key in window_keys:
-            kwargs: Dict[str, Any] = dict(
-                TableName=self._table,
-                IndexName=DIGEST_WINDOW_INDEX,
-                KeyConditionExpression="digestWindow = :w",
-                ExpressionAttributeValues={":w": {"S": key}},
-            )
-            while True:
-                with store_call("Query", f"{self._table}/{DIGEST_WINDOW_INDEX}"):
-                    page = self._client.query(**kwargs)
-                records.extend(self.to_record(item) for item in page.get("Items") or [])
-                last = page.get("LastEvaluatedKey")
-                if not last:
-                    break
-                kwargs["ExclusiveStartKey"] = last
+            records.extend(self._query(
+                f"{self._table}/{DIGEST_WINDOW_INDEX}", IndexName=DIGEST_WINDOW_INDEX,
+                KeyConditionExpression="digestWindow = :w", ExpressionAttributeValues={":w": {"S": key}}))
         return records
 
     def records_of_job(self, job_id: str, *, limit: Optional[int] = None) -> List[Record]:
         """Every record of one job (its partition: one Query, paged), at most ``limit`` of them."""
+        return self._query(f"{self._table} jobId={job_id}", limit=limit, KeyConditionExpression="jobId = :j",
+                           ExpressionAttributeValues={":j": {"S": job_id}})
+
+    def _query(self, resource: str, *, limit: Optional[int] = None, **request: Any) -> List[Record]:
+        """One Query, every page of it (at most ``limit`` records), as records."""
         records: List[Record] = []
-        kwargs: Dict[str, Any] = dict(
-            TableName=self._table,
-            KeyConditionExpression="jobId = :j",
-            ExpressionAttributeValues={":j": {"S": job_id}},
-        )
+        kwargs: Dict[str, Any] = dict(TableName=self._table, **request)
         while limit is None or len(records) < limit:
             if limit is not None:
                 kwargs["Limit"] = limit - len(records)
-            with store_call("Query", f"{self._table} jobId={job_id}"):
+            with store_call("Query", resource):
                 page = self._client.query(**kwargs)
             records.extend(self.to_record(item) for item in page.get("Items") or [])
             last = page.get("LastEvaluatedKey")
